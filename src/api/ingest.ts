@@ -1,0 +1,152 @@
+/**
+ * Ingest: trace files -> replay -> checks -> a DuckDB store (file or memory). Every front end
+ * (check, perf, the explorer, notebooks) reads its answers from the store this writes.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { attachRawLines } from '../checks/evidence.ts';
+import { runChecks } from '../checks/runner.ts';
+import { InputError } from '../ingest/errors.ts';
+import { STAT_DECLARATIONS } from '../ingest/stats.ts';
+import type { Event } from '../model/events.ts';
+import type { AssumedDriver } from '../model/features.ts';
+import { hexBits } from '../model/features.ts';
+import type { Platform } from '../model/platform.ts';
+import { run, type Run } from '../pipeline.ts';
+import { StoreWriter, type StoreHandle } from '../perf/store.ts';
+import { DEVICES, EVENTS, FINDINGS, META, SCHEMA_VERSION, SPANS, STATS, TRACES, type DeviceRow, type EventRow } from '../perf/tables.ts';
+
+export const QUERIES_DIR = fileURLToPath(new URL('../../queries/', import.meta.url));
+export const TOOL_VERSION = '0.1.0';
+
+export interface IngestOptions {
+  files: string[];
+  vms?: (string | undefined)[];
+  format?: string;
+  /** database file, or ':memory:' */
+  db: string;
+  assumeDriver?: AssumedDriver;
+  /** bad input counters of severity error/data-loss make the ingest fail */
+  strict?: boolean;
+}
+
+export interface Ingested {
+  store: StoreHandle;
+  run: Run;
+}
+
+function eventRow(e: Event, seq: number): EventRow {
+  const { ts, vm, dev, src, raw: _raw, inferred, kind, ...fields } = e;
+  return {
+    seq,
+    ts,
+    vm: vm ?? '',
+    dev: dev ?? null,
+    dev_inferred: inferred?.includes('dev') ?? false,
+    kind,
+    file: src?.file ?? null,
+    line: src?.line ?? null,
+    fields: JSON.stringify(fields),
+  };
+}
+
+function deviceRows(platform: Platform): DeviceRow[] {
+  return platform.allDevices().map((d) => {
+    const t = d.type();
+    const negotiated = d.status.sessions.map((s) => s.accepted()).filter((a) => a !== undefined);
+    const offered = d.status.sessions.map((s) => s.offered).filter((o) => o !== undefined);
+    return {
+      vm: d.vm,
+      dev: d.id,
+      type: t?.name ?? null,
+      type_how: t?.how ?? null,
+      type_why: t?.why ?? null,
+      transport: d.transport ?? null,
+      mmio_version: d.mmio?.version ?? null,
+      sessions: d.status.sessions.length,
+      features_accepted: negotiated.length > 0 ? hexBits(negotiated.at(-1)!.bits) : null,
+      features_offered: offered.length > 0 ? hexBits(offered.at(-1)!.bits) : null,
+      queues: d.queues.size,
+      events: d.events,
+      inferred_events: d.inferredEvents,
+      first_ts: d.first?.ts ?? null,
+      last_ts: d.last?.ts ?? null,
+    };
+  });
+}
+
+/** The named views of queries/*.sql, created in every store. */
+export function viewDefinitions(): string[] {
+  return readdirSync(QUERIES_DIR)
+    .filter((f) => f.endsWith('.sql'))
+    .sort()
+    .map((f) => readFileSync(QUERIES_DIR + f, 'utf8'));
+}
+
+export async function ingest(opts: IngestOptions): Promise<Ingested> {
+  const store = await StoreWriter.create(opts.db);
+  try {
+    const events = await store.table(EVENTS);
+    const spans = await store.table(SPANS);
+    let seq = 0;
+    const r = await run({
+      files: opts.files,
+      vms: opts.vms,
+      format: opts.format,
+      onEvents: (batch) => {
+        for (const e of batch) events.add(eventRow(e, seq++));
+      },
+      onSpan: (s) => spans.add(s),
+    });
+    if (opts.strict) {
+      const problems = r.stats.problems();
+      if (problems.length > 0) {
+        const p = problems[0]!;
+        const s = p.samples[0];
+        throw new InputError(
+          `--strict: ${problems.map((x) => `${x.count} ${x.name}`).join(', ')}; first: ${s?.detail ?? ''}`,
+          s?.file,
+          s?.line,
+        );
+      }
+    }
+    const findings = runChecks(r.platform, { assumeDriver: opts.assumeDriver });
+    await attachRawLines(findings.flatMap((f) => f.evidence));
+
+    await store.rows(META, [
+      { key: 'schema_version', value: SCHEMA_VERSION },
+      { key: 'tool', value: `avpscope ${TOOL_VERSION}` },
+      { key: 'created', value: new Date().toISOString() },
+      { key: 'origin_ns', value: r.originNs.toString() },
+      { key: 'assume_driver', value: opts.assumeDriver ?? 'linux' },
+    ]);
+    await store.rows(
+      TRACES,
+      r.sources.map((s, i) => ({
+        trace_id: i, file: s.file, format: s.format, view: s.view, vm: s.vm,
+        origin_ns: s.originNs, timed: s.timed, lines: s.lines, events: s.events,
+      })),
+    );
+    await store.rows(DEVICES, deviceRows(r.platform));
+    await store.rows(
+      FINDINGS,
+      findings.map((f) => ({
+        rule: f.rule, title: f.title, level: f.level, spec: f.spec, source_ref: f.where, vm: f.vm,
+        dev: f.dev, dev_type: f.dev_type, dev_type_how: f.dev_type_how, verdict: f.verdict, message: f.message,
+        evidence: JSON.stringify(f.evidence.map((e) => ({ file: e.src?.file ?? null, line: e.src?.line ?? null, ts: e.ts, raw: e.raw ?? null }))),
+      })),
+    );
+    await store.rows(
+      STATS,
+      r.stats.list().map((s) => ({
+        name: s.name, severity: STAT_DECLARATIONS[s.name].severity, count: s.count,
+        by_key: JSON.stringify(Object.fromEntries(s.byKey)), samples: JSON.stringify(s.samples),
+      })),
+    );
+    for (const v of viewDefinitions()) await store.conn.run(v);
+    return { store: await store.commit(), run: r };
+  } catch (e) {
+    store.abort();
+    throw e;
+  }
+}

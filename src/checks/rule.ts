@@ -1,0 +1,56 @@
+/**
+ * A rule: one requirement of a specification, with where it stands, how strong it is, what it
+ * applies to, and how to judge it from the replayed model.
+ */
+import type { Device } from '../model/device.ts';
+import type { AssumedDriver } from '../model/features.ts';
+import type { Observation, Ref } from '../model/observations.ts';
+import type { Platform } from '../model/platform.ts';
+
+export type Verdict = 'PASS' | 'FAIL' | 'NOT-OBSERVED';
+export type Level = 'MUST' | 'SHOULD' | 'MAY';
+
+export interface RuleSource {
+  spec: 'AVPS 2.0' | 'VIRTIO 1.3';
+  /** AVPS: the line of AVPS-2.0.txt where the requirement's id stands; VIRTIO: the section */
+  where: string;
+  /** AVPS: the requirement's sentence as the spec words it; VIRTIO: the requirement in short */
+  text: string;
+}
+
+export interface Outcome {
+  verdict: Verdict;
+  message: string;
+  evidence?: Ref[];
+}
+
+export interface RuleContext {
+  platform: Platform;
+  vm: string;
+  /** the devices of this VM */
+  devices: Device[];
+  observations: Observation[];
+  assumeDriver: AssumedDriver;
+}
+
+export interface Rule {
+  id: string;
+  title: string;
+  level: Level;
+  source: RuleSource;
+  /** why the rule has the id it has, where that needs saying */
+  note?: string;
+  /**
+   * `device`: judged once per device of the listed types (any virtio device when absent); a VM
+   * with no such device gets one NOT-OBSERVED. `vm`: judged once per VM.
+   */
+  scope: 'device' | 'vm';
+  deviceTypes?: number[];
+  /** for device rules that only make sense for some devices (a transport's registers): others are not listed */
+  appliesTo?: (d: Device) => boolean;
+  evaluate(ctx: RuleContext, device: Device | undefined): Outcome;
+}
+
+export function defineRule(r: Rule): Rule {
+  return r;
+}

@@ -1,0 +1,29 @@
+import { Option, type Command } from 'commander';
+import { openInputs } from '../api/inputs.ts';
+import { loadReport, reportJson, reportText } from '../api/report.ts';
+import { EXIT, inputOptions } from './main.ts';
+
+export function registerCheck(program: Command): void {
+  inputOptions(
+    program
+      .command('check')
+      .description('judge traces (or a store) against AVPS 2.0 and VIRTIO, requirement by requirement')
+      .argument('<inputs...>', 'trace files of one run (QEMU log, canonical JSONL; plain or .gz), or one .duckdb store'),
+  )
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
+    .option('--evidence <n>', 'evidence lines shown per verdict (FAIL shows at least 3)', (v) => Number.parseInt(v, 10), 1)
+    .action(async (inputs: string[], o) => {
+      const opened = await openInputs(inputs, { db: o.db, vm: o.vm, format: o.inputFormat, strict: o.strict, assumeDriver: o.assumeDriver });
+      try {
+        const report = await loadReport(opened.store.conn);
+        if (o.format === 'json') process.stdout.write(reportJson(report));
+        else {
+          process.stdout.write(reportText(report, { evidence: o.evidence, color: process.stdout.isTTY }));
+          if (opened.ingested && opened.dbPath) process.stdout.write(`Store: ${opened.dbPath}\n`);
+        }
+        process.exitCode = report.summary.must_failures > 0 ? EXIT.FAIL : EXIT.OK;
+      } finally {
+        opened.store.close();
+      }
+    });
+}

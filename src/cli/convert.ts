@@ -1,0 +1,20 @@
+import { createWriteStream } from 'node:fs';
+import { Option, type Command } from 'commander';
+import { convertToJsonl } from '../api/convert.ts';
+
+export function registerConvert(program: Command): void {
+  program
+    .command('convert')
+    .description('write a trace in the canonical JSON Lines format (see README: canonical format)')
+    .argument('<traces...>', 'trace files of one run')
+    .addOption(new Option('--to <format>', 'output format').choices(['jsonl']).makeOptionMandatory())
+    .option('-o, --output <file>', 'write here instead of standard output')
+    .option('--raw', 'keep each event\'s original trace line in a "raw" field')
+    .option('--vm <name...>', 'VM name per trace file (default: the file name)')
+    .addOption(new Option('--input-format <name>', 'read the traces as this format instead of sniffing').choices(['qemu-log', 'jsonl']))
+    .action(async (traces: string[], o) => {
+      const out = o.output ? createWriteStream(o.output) : process.stdout;
+      await convertToJsonl({ files: traces, vms: o.vm, format: o.inputFormat, raw: o.raw ?? false }, out);
+      if (o.output) await new Promise<void>((res, rej) => (out as ReturnType<typeof createWriteStream>).end((e?: Error | null) => (e ? rej(e) : res())));
+    });
+}

@@ -1,0 +1,27 @@
+import type { Command } from 'commander';
+import { openInputs } from '../api/inputs.ts';
+import { queryRows } from '../perf/store.ts';
+import { inputOptions } from './main.ts';
+
+export function registerIngest(program: Command): void {
+  inputOptions(
+    program
+      .command('ingest')
+      .description('read trace files of one run into a DuckDB store (events, devices, spans, findings)')
+      .argument('<traces...>', 'trace files (QEMU log, canonical JSONL; plain or .gz)'),
+  ).action(async (traces: string[], o) => {
+    const opened = await openInputs(traces, { db: o.db, vm: o.vm, format: o.inputFormat, strict: o.strict, assumeDriver: o.assumeDriver });
+    try {
+      const [c] = await queryRows(
+        opened.store.conn,
+        `SELECT (SELECT count(*) FROM events) AS events, (SELECT count(*) FROM devices) AS devices,
+                (SELECT count(*) FROM spans) AS spans, (SELECT count(*) FROM findings) AS findings,
+                (SELECT coalesce(sum(count), 0) FROM input_stats WHERE severity <> 'info') AS bad`,
+      );
+      const where = opened.dbPath ?? 'memory (--no-db)';
+      process.stdout.write(`${where}: ${c!.events} events, ${c!.devices} devices, ${c!.spans} request spans, ${c!.findings} verdicts; ${c!.bad} bad input lines\n`);
+    } finally {
+      opened.store.close();
+    }
+  });
+}

@@ -1,0 +1,58 @@
+/**
+ * The avpscope command line: a thin shell over src/api. Exit codes: 0 all good, 1 a MUST
+ * requirement fails (or a budget is breached), 2 bad usage or unusable input, 3 a bug in avpscope.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { InputError } from '../ingest/errors.ts';
+import { TOOL_VERSION } from '../api/ingest.ts';
+import { registerCheck } from './check.ts';
+import { registerConvert } from './convert.ts';
+import { registerIngest } from './ingest.ts';
+import { registerPerf } from './perf.ts';
+
+export const EXIT = { OK: 0, FAIL: 1, INPUT: 2, BUG: 3 } as const;
+
+/** Options every command that reads traces shares. */
+export function inputOptions(cmd: Command): Command {
+  return cmd
+    .option('--db <file>', 'DuckDB store to write (default: <trace>.duckdb next to the first trace)')
+    .option('--no-db', 'keep the store in memory only')
+    .option('--vm <name...>', 'VM name per trace file (default: the file name)')
+    .addOption(new Option('--input-format <name>', 'read the traces as this format instead of sniffing').choices(['qemu-log', 'jsonl']))
+    .option('--strict', 'fail (exit 2) on any bad line instead of counting it')
+    .addOption(
+      new Option('--assume-driver <driver>', 'driver behaviour assumed when judging offered features').choices(['linux', 'none']).default('linux'),
+    );
+}
+
+export function buildProgram(): Command {
+  const program = new Command('avpscope')
+    .description('Verify and measure virtual platforms (AVPS 2.0, VIRTIO) from their traces')
+    .version(TOOL_VERSION)
+    .showHelpAfterError()
+    .exitOverride();
+  registerCheck(program);
+  registerIngest(program);
+  registerPerf(program);
+  registerConvert(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return typeof process.exitCode === 'number' ? process.exitCode : EXIT.OK;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      return e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help' ? EXIT.OK : EXIT.INPUT;
+    }
+    if (e instanceof InputError) {
+      process.stderr.write(`avpscope: ${e.describe()}\n`);
+      return EXIT.INPUT;
+    }
+    process.stderr.write(`avpscope: internal error (a bug in avpscope, please report it): ${(e as Error).message}\n`);
+    if (process.env.AVPSCOPE_DEBUG) process.stderr.write(`${(e as Error).stack}\n`);
+    return EXIT.BUG;
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * Several sources, one clock: rebases each source's `ts` onto the run's origin (the earliest
+ * source origin) and merges them in time order. Within a source, file order is kept even where
+ * its timestamps step back (thread interleaving in QEMU's log): the merge key is the source's
+ * running maximum, so no event is ever reordered against its own file.
+ */
+import type { Event } from '../model/events.ts';
+import type { OpenedSource } from './adapter.ts';
+
+export interface MergeOptions {
+  /** extra shift in ns per source index (clock alignment measured elsewhere) */
+  shiftNs?: (index: number) => number;
+}
+
+interface Cursor {
+  it: AsyncIterator<Event[]>;
+  batch: Event[];
+  pos: number;
+  key: number;
+  shift: number;
+}
+
+/** The run origin is known once every source has produced its first batch. */
+export async function* mergeSources(sources: OpenedSource[], opts: MergeOptions = {}): AsyncGenerator<Event[], bigint> {
+  const cursors: Cursor[] = [];
+  for (const s of sources) {
+    const it = s.batches[Symbol.asyncIterator]();
+    const r = await it.next();
+    cursors.push({ it, batch: r.done ? [] : r.value, pos: 0, key: -Infinity, shift: 0 });
+  }
+  const origins = sources.map((s) => s.info.originNs);
+  const runOrigin = origins.reduce((a, b) => (b < a ? b : a), origins[0] ?? 0n);
+  cursors.forEach((c, i) => {
+    c.shift = Number(origins[i]! - runOrigin) + (opts.shiftNs?.(i) ?? 0);
+  });
+
+  if (cursors.length === 1) {
+    const c = cursors[0]!;
+    let batch = c.batch;
+    for (;;) {
+      if (c.shift !== 0) for (const e of batch) e.ts += c.shift;
+      if (batch.length > 0) yield batch;
+      const r = await c.it.next();
+      if (r.done) return runOrigin;
+      batch = r.value;
+    }
+  }
+
+  const live = cursors.filter((c) => c.batch.length > 0);
+  const OUT = 4096;
+  let out: Event[] = [];
+  while (live.length > 0) {
+    // pick the cursor with the smallest key (few sources: a linear scan beats a heap)
+    let best = 0;
+    let bestTs = Infinity;
+    for (let i = 0; i < live.length; i++) {
+      const c = live[i]!;
+      const k = Math.max(c.key, c.batch[c.pos]!.ts + c.shift);
+      if (k < bestTs) {
+        bestTs = k;
+        best = i;
+      }
+    }
+    const c = live[best]!;
+    const e = c.batch[c.pos++]!;
+    e.ts += c.shift;
+    c.key = Math.max(c.key, e.ts);
+    out.push(e);
+    if (out.length >= OUT) {
+      yield out;
+      out = [];
+    }
+    if (c.pos >= c.batch.length) {
+      const r = await c.it.next();
+      if (r.done) live.splice(best, 1);
+      else {
+        c.batch = r.value;
+        c.pos = 0;
+        if (c.batch.length === 0) live.splice(best, 1);
+      }
+    }
+  }
+  if (out.length > 0) yield out;
+  return runOrigin;
+}

@@ -1,0 +1,146 @@
+/**
+ * QEMU's `log` trace backend (`-trace events=...,file=...`): one event a line,
+ * `PID@SECONDS.MICROSECONDS:name args` with `-msg timestamp=on`, or `name args` without it.
+ * Read by QEMU 7.2 and 10.0 alike; plain or gzip.
+ */
+import type { Event } from '../../model/events.ts';
+import type { Adapter, LineParser, OpenOptions, OpenedSource, SourceInfo } from '../adapter.ts';
+import { readLineSource } from '../adapter.ts';
+import type { Stats } from '../stats.ts';
+import { compileDeclaration, parseArgs, type CompiledFormat } from './format.ts';
+import { QEMU_EVENTS, type QemuEventSpec } from './events.ts';
+
+interface CompiledEvent {
+  spec: QemuEventSpec;
+  formats: CompiledFormat[];
+}
+
+const COMPILED = new Map<string, CompiledEvent>(
+  Object.entries(QEMU_EVENTS).map(([name, spec]) => {
+    const formats = spec.decl.map((d) => {
+      const c = compileDeclaration(d);
+      if (c.name !== name) throw new Error(`declaration ${c.name} listed under ${name}`);
+      return c.format;
+    });
+    return [name, { spec, formats }];
+  }),
+);
+
+/** A QEMU event line: `PID@S.U:name ...` or a known event name at the start of the line. */
+const PREFIXED = /^\d+@\d+\.\d+:[a-z_][a-z0-9_]*( |$)/;
+
+/** Backward steps longer than this are a corrupt timestamp, not thread interleaving. */
+const MAX_BACKWARD_NS = 1e9;
+/** Forward jumps longer than this are a corrupt timestamp (a day). */
+const MAX_FORWARD_NS = 86_400e9;
+
+export const qemuLogAdapter: Adapter = {
+  name: 'qemu-log',
+  description: "QEMU trace log (the 'log' backend, with or without -msg timestamp=on), plain or gzip",
+  sniff(head) {
+    const lines = head.split('\n', 8).filter((l) => l.length > 0);
+    const first = lines[0];
+    if (first === undefined) return false;
+    if (PREFIXED.test(first)) return true;
+    // without timestamps: the first few lines start with event names QEMU declares
+    const known = lines.slice(0, -1).filter((l) => COMPILED.has(l.slice(0, l.indexOf(' ') >>> 0)));
+    return known.length > 0 && known.length === Math.max(1, lines.length - 1);
+  },
+  open(opts: OpenOptions): OpenedSource {
+    const info: SourceInfo = {
+      file: opts.file, format: 'qemu-log', view: 'host', vm: opts.vm,
+      originNs: 0n, timed: false, events: 0, lines: 0,
+    };
+    const parser = new QemuLineParser(info, opts.stats);
+    return { info, batches: readLineSource(info, parser, opts.stats, opts.keepRaw) };
+  },
+};
+
+class QemuLineParser implements LineParser {
+  private originSec = -1;
+  private lastTs = 0;
+  private seenTime = false;
+  private readonly typed = new Set<string>();
+
+  constructor(
+    private readonly info: SourceInfo,
+    private readonly stats: Stats,
+  ) {}
+
+  parseLine(line: string, lineNo: number, out: Event[]): string | undefined {
+    let ts = this.lastTs;
+    let nameStart = 0;
+    const c0 = line.charCodeAt(0);
+    if (c0 >= 48 && c0 <= 57) {
+      const at = line.indexOf('@');
+      const dot = line.indexOf('.', at);
+      const colon = line.indexOf(':', dot);
+      if (at < 1 || dot < 0 || colon < 0) return 'no PID@SECONDS.MICROSECONDS: prefix';
+      const sec = Number(line.slice(at + 1, dot));
+      const frac = line.slice(dot + 1, colon);
+      if (!/^\d{1,9}$/.test(frac) || !Number.isSafeInteger(sec)) return 'bad timestamp';
+      const ns = Number(frac) * 10 ** (9 - frac.length);
+      if (this.originSec < 0) {
+        this.originSec = sec;
+        this.info.originNs = BigInt(sec) * 1_000_000_000n;
+        this.info.timed = true;
+      }
+      ts = (sec - this.originSec) * 1e9 + ns;
+      nameStart = colon + 1;
+    }
+    let nameEnd = line.indexOf(' ', nameStart);
+    if (nameEnd < 0) nameEnd = line.length;
+    const name = line.slice(nameStart, nameEnd);
+    if (!/^[a-z_][a-z0-9_]*$/.test(name)) return 'no event name';
+    const ev = COMPILED.get(name);
+    if (ev === undefined) {
+      this.stats.add('event.unknown', this.info.file, lineNo, name, name);
+      return undefined;
+    }
+    const argText = nameEnd < line.length ? line.slice(nameEnd + 1) : '';
+    let args;
+    for (const f of ev.formats) {
+      args = parseArgs(f, argText);
+      if (args) break;
+    }
+    if (!args) return `arguments do not match ${name}'s declared format`;
+
+    if (nameStart > 0) {
+      if (!this.seenTime) {
+        this.seenTime = true;
+        this.lastTs = ts;
+      } else if (ts < this.lastTs - MAX_BACKWARD_NS || ts > this.lastTs + MAX_FORWARD_NS) {
+        this.stats.add('event.invalid', this.info.file, lineNo, `timestamp jumps ${((ts - this.lastTs) / 1e9).toFixed(3)} s from the line before: line dropped`);
+        return undefined;
+      } else if (ts < this.lastTs) {
+        this.stats.add('time.backwards', this.info.file, lineNo, `${((this.lastTs - ts) / 1e3).toFixed(0)} µs earlier than the line before`);
+      } else {
+        this.lastTs = ts;
+      }
+    }
+
+    const { spec } = ev;
+    if (spec.provesType) {
+      const dev = String(args[spec.provesType.arg]);
+      if (!this.typed.has(dev)) {
+        this.typed.add(dev);
+        out.push({ kind: 'device', ts, vm: this.info.vm, dev, device_id: spec.provesType.deviceId, name: spec.provesType.model, src: { file: this.info.file, line: lineNo } });
+      }
+    }
+    if (spec.map === null) {
+      this.stats.add('event.ignored', this.info.file, lineNo, name, name);
+      return undefined;
+    }
+    const fields = spec.map(args);
+    if (fields === null) {
+      this.stats.add('event.ignored', this.info.file, lineNo, name, name);
+      return undefined;
+    }
+    const e = fields as Event;
+    e.ts = ts;
+    e.vm = this.info.vm;
+    e.src = { file: this.info.file, line: lineNo };
+    out.push(e);
+    return undefined;
+  }
+}

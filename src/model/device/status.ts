@@ -1,0 +1,145 @@
+/**
+ * The device status state machine (VIRTIO §2.1, §3.1.1), the one place it lives. A *session* is
+ * one driver's life with the device: from a reset (status 0) to the next. One device may meet
+ * several drivers in a trace (firmware, then the OS).
+ */
+import type { Ref } from '../observations.ts';
+
+export const STATUS = {
+  ACKNOWLEDGE: 1,
+  DRIVER: 2,
+  DRIVER_OK: 4,
+  FEATURES_OK: 8,
+  DEVICE_NEEDS_RESET: 0x40,
+  FAILED: 0x80,
+} as const;
+
+export function statusName(v: number): string {
+  if (v === 0) return 'RESET';
+  const names = Object.entries(STATUS).filter(([, b]) => (v & b) !== 0).map(([n]) => n);
+  return names.join('|') || `0x${v.toString(16)}`;
+}
+
+export interface FeatureWord {
+  sel: number;
+  value: number;
+  ref: Ref;
+}
+
+export interface OrderProblem {
+  ref: Ref;
+  detail: string;
+}
+
+export class Session {
+  readonly writes: { value: number; ref: Ref }[] = [];
+  /** DriverFeatures words as written through DriverFeaturesSel (MMIO), in order */
+  readonly featureWords: FeatureWord[] = [];
+  /** a whole accepted feature set, from a canonical `features` event */
+  acceptedEvent?: { bits: bigint; ref: Ref };
+  offered?: { bits: bigint; ref: Ref };
+  readonly orderProblems: OrderProblem[] = [];
+  readonly clearedBits: OrderProblem[] = [];
+  readonly lateFeatureWrites: Ref[] = [];
+  featuresOk?: Ref;
+  driverOk?: Ref;
+  failed?: Ref;
+  /** ACKNOWLEDGE and DRIVER set by one write (as SeaBIOS does) */
+  combinedAckDriver?: Ref;
+
+  constructor(
+    readonly index: number,
+    /** the reset that opened the session; undefined for a session the trace joined midway */
+    readonly reset: Ref | undefined,
+  ) {}
+
+  get value(): number {
+    return this.writes.at(-1)?.value ?? 0;
+  }
+
+  /** The accepted feature bits, if the trace shows them: from a features event, else the words. */
+  accepted(): { bits: bigint; refs: Ref[] } | undefined {
+    if (this.acceptedEvent) return { bits: this.acceptedEvent.bits, refs: [this.acceptedEvent.ref] };
+    if (this.featureWords.length === 0) return undefined;
+    const bySel = new Map<number, FeatureWord>();
+    for (const w of this.featureWords) bySel.set(w.sel, w);
+    let bits = 0n;
+    for (const w of bySel.values()) bits |= BigInt(w.value >>> 0) << BigInt(32 * w.sel);
+    return { bits, refs: [...bySel.values()].map((w) => w.ref) };
+  }
+
+  /** Did the driver write its features (any word, or a whole set) before FEATURES_OK? */
+  wroteFeaturesBeforeFeaturesOk(): boolean {
+    const okTs = this.featuresOk?.ts ?? Infinity;
+    const okLine = this.featuresOk?.src?.line ?? Infinity;
+    const before = (r: Ref) => r.ts < okTs || (r.ts === okTs && (r.src?.line ?? 0) < okLine);
+    return this.featureWords.some((w) => before(w.ref)) || (this.acceptedEvent !== undefined && before(this.acceptedEvent.ref));
+  }
+}
+
+/** Bits that must already be set (or be set by the same write) when a bit is set, VIRTIO §3.1.1. */
+function prerequisites(bit: number, modern: boolean): number {
+  switch (bit) {
+    case STATUS.DRIVER:
+      return STATUS.ACKNOWLEDGE;
+    case STATUS.FEATURES_OK:
+      return STATUS.ACKNOWLEDGE | STATUS.DRIVER;
+    case STATUS.DRIVER_OK:
+      // legacy drivers have no FEATURES_OK step (VIRTIO §3.1.2)
+      return STATUS.ACKNOWLEDGE | STATUS.DRIVER | (modern ? STATUS.FEATURES_OK : 0);
+    default:
+      return 0;
+  }
+}
+
+export class StatusTracker {
+  readonly sessions: Session[] = [];
+  /** resets seen (consecutive zero writes count once) */
+  resets = 0;
+
+  get current(): Session | undefined {
+    return this.sessions.at(-1);
+  }
+
+  /** Applies a status write. `modern`: whether this device is driven as a VIRTIO 1.x device. */
+  write(value: number, ref: Ref, modern: () => boolean): void {
+    let s = this.current;
+    if (value === 0) {
+      if (s === undefined || s.value !== 0 || s.writes.length > 0) {
+        this.resets++;
+        this.sessions.push(new Session(this.sessions.length, ref));
+      }
+      return;
+    }
+    if (s === undefined) {
+      s = new Session(0, undefined);
+      this.sessions.push(s);
+    }
+    const prev = s.value;
+    s.writes.push({ value, ref });
+    const cleared = prev & ~value;
+    if (cleared !== 0) {
+      s.clearedBits.push({ ref, detail: `status 0x${prev.toString(16)} -> 0x${value.toString(16)} clears ${statusName(cleared)}` });
+    }
+    const added = value & ~prev;
+    if (s.reset === undefined && prev === 0) return; // joined midway: earlier writes unseen
+    for (const bit of [STATUS.DRIVER, STATUS.FEATURES_OK, STATUS.DRIVER_OK]) {
+      if ((added & bit) === 0) continue;
+      const missing = prerequisites(bit, modern()) & ~value;
+      if (missing !== 0) {
+        s.orderProblems.push({ ref, detail: `${statusName(bit)} set (status 0x${value.toString(16)}) before ${statusName(missing)}` });
+      }
+    }
+    if ((added & STATUS.ACKNOWLEDGE) !== 0 && (added & STATUS.DRIVER) !== 0) s.combinedAckDriver ??= ref;
+    if ((added & STATUS.FEATURES_OK) !== 0) s.featuresOk ??= ref;
+    if ((added & STATUS.DRIVER_OK) !== 0) s.driverOk ??= ref;
+    if ((added & STATUS.FAILED) !== 0) s.failed ??= ref;
+  }
+
+  driverFeatureWord(sel: number, value: number, ref: Ref): void {
+    const s = this.current;
+    if (!s) return;
+    if (s.featuresOk) s.lateFeatureWrites.push(ref);
+    s.featureWords.push({ sel, value, ref });
+  }
+}

@@ -1,0 +1,217 @@
+/**
+ * The canonical event: the one contract between every trace adapter and the rest of avpscope.
+ *
+ * Field names are snake_case because this schema is also the on-disk format (JSON Lines, see the
+ * README) and the column names of the store. TypeScript types are derived from the schemas here and
+ * are never written a second time.
+ *
+ * Time: `ts` is an integer number of nanoseconds since the source's origin (`SourceHeader.origin_ns`,
+ * a whole second on the source's clock). Absolute epoch nanoseconds do not fit a double exactly
+ * (2^53 ns is 104 days), so the origin carries the large part and `ts` stays exact for any run
+ * shorter than that.
+ */
+import { z } from 'zod';
+
+/** Where an event was read: file and 1-based line. Evidence for every verdict points here. */
+export const SourceRef = z.object({ file: z.string(), line: z.number().int().positive() });
+export type SourceRef = z.infer<typeof SourceRef>;
+
+const int = z.number().int();
+const nat = int.nonnegative();
+/** A bit set wider than 53 bits (feature words), as hex text: "0x130006e54". */
+const hexBits = z.string().regex(/^0x[0-9a-f]+$/i, 'expected hex digits such as 0x130006e54');
+
+const common = {
+  /** ns since the source's origin */
+  ts: int,
+  /** virtual machine the event belongs to; the source's VM when absent */
+  vm: z.string().optional(),
+  /** stable device instance id within the VM (QEMU: the vdev pointer; guest: virtioN) */
+  dev: z.string().optional(),
+  src: SourceRef.optional(),
+  /** the original trace line, when the writer chose to keep it */
+  raw: z.string().optional(),
+  /** names of fields (dev included) that were inferred rather than read from the trace */
+  inferred: z.array(z.string()).optional(),
+};
+
+const ev = <K extends string, S extends z.ZodRawShape>(kind: K, shape: S) =>
+  z.object({ kind: z.literal(kind), ...common, ...shape });
+
+/** What a device is, when the source says so (a vendor's own log, QEMU's msix name, a guest's sysfs). */
+export const DeviceEvent = ev('device', {
+  device_id: nat.optional(),
+  name: z.string().optional(),
+  transport: z.enum(['mmio', 'pci', 'ccw', 'other']).optional(),
+});
+
+// ---- transport level --------------------------------------------------------------------------
+export const MmioRead = ev('mmio.read', {
+  offset: nat,
+  size: z.union([z.literal(1), z.literal(2), z.literal(4), z.literal(8)]).optional(),
+  /** absent when the log does not carry read values (QEMU) */
+  value: nat.optional(),
+});
+export const MmioWrite = ev('mmio.write', {
+  offset: nat,
+  size: z.union([z.literal(1), z.literal(2), z.literal(4), z.literal(8)]).optional(),
+  value: nat,
+});
+/** The device's maximum size for the selected queue (QueueNumMax), when the log reveals it. */
+export const QueueSizeMax = ev('vq.size_max', { queue: nat.optional(), max: nat });
+export const IrqLine = ev('irq.line', { level: z.union([z.literal(0), z.literal(1)]), line: nat.optional() });
+export const PciMsix = ev('pci.msix', { enabled: z.boolean(), masked: z.boolean(), name: z.string().optional() });
+
+// ---- device status and features -----------------------------------------------------------------
+/** The driver set the device status register (0 = reset). */
+export const Status = ev('status', { value: z.number().int().min(0).max(255) });
+/** A whole feature bit set: what the device offered or what the driver accepted. */
+export const Features = ev('features', { side: z.enum(['device', 'driver']), value: hexBits });
+
+// ---- virtqueues ---------------------------------------------------------------------------------
+/** Available-buffer notification: the driver kicked a queue. */
+export const NotifyAvail = ev('notify.avail', { queue: nat, vq: z.string().optional() });
+/** Used-buffer notification: the device interrupted the driver for a queue (host) or the driver's
+ *  interrupt handler ran for it (guest). */
+export const NotifyUsed = ev('notify.used', {
+  queue: nat.optional(),
+  vq: z.string().optional(),
+  via: z.enum(['irq', 'irqfd', 'msi']).optional(),
+  irq: nat.optional(),
+});
+/** The device took a descriptor chain (in = device-writable, out = device-readable). */
+export const VqPop = ev('vq.pop', {
+  queue: nat.optional(),
+  vq: z.string().optional(),
+  elem: z.string(),
+  in_num: nat,
+  out_num: nat,
+  in_bytes: nat.optional(),
+  out_bytes: nat.optional(),
+});
+/** The device wrote a used element for a chain (len = bytes written to its writable part). */
+export const VqFill = ev('vq.fill', {
+  queue: nat.optional(),
+  vq: z.string().optional(),
+  elem: z.string(),
+  len: nat,
+  idx: nat,
+});
+/** The device published `count` used elements (used.idx += count). */
+export const VqFlush = ev('vq.flush', { queue: nat.optional(), vq: z.string().optional(), count: nat });
+/** Guest: the driver added a buffer (chain of out_sgs readable + in_sgs writable) with a token. */
+export const VqAdd = ev('vq.add', {
+  queue: nat,
+  name: z.string().optional(),
+  out_sgs: nat,
+  in_sgs: nat,
+  token: z.string(),
+});
+/** Guest: the driver took a used buffer back (token as given to vq.add). */
+export const VqGetBuf = ev('vq.get_buf', { queue: nat.optional(), token: z.string() });
+
+// ---- virtio-blk (device side) ---------------------------------------------------------------------
+/** `discard_or_write_zeroes`: a chain of that shape where the log does not say which of the two it was. */
+export const BlkOp = z.enum([
+  'read', 'write', 'flush', 'discard', 'write_zeroes', 'discard_or_write_zeroes', 'secure_erase', 'get_id', 'get_lifetime', 'other',
+]);
+export type BlkOp = z.infer<typeof BlkOp>;
+export const BlkSubmit = ev('blk.submit', { req: z.string(), op: BlkOp, sector: nat.optional(), nsectors: nat.optional() });
+/** The backend finished the host I/O for a request (ret = 0 or -errno). */
+export const BlkBackend = ev('blk.backend', { req: z.string(), ret: int });
+/** The device wrote the request's status byte (VIRTIO_BLK_S_*). */
+export const BlkComplete = ev('blk.complete', { req: z.string(), status: nat });
+
+// ---- entropy, console ---------------------------------------------------------------------------
+export const RngRequest = ev('rng.request', { bytes: nat, quota: nat.optional() });
+export const RngPush = ev('rng.push', { bytes: nat });
+/** A console control message (VIRTIO §5.3.6.2): to_driver = sent by the device. */
+export const ConsoleControl = ev('console.control', {
+  dir: z.enum(['to_driver', 'to_device']),
+  port: nat.optional(),
+  event: nat,
+  value: nat.optional(),
+});
+/** Console data: to_host = the guest wrote `bytes` to a port; to_guest = the host delivered them. */
+export const ConsoleData = ev('console.data', { dir: z.enum(['to_host', 'to_guest']), port: nat, bytes: nat });
+
+// ---- virtio-gpu ----------------------------------------------------------------------------------
+/** A GPU control command: queued by the driver, processed by the device, or answered (response code). */
+export const GpuCmd = ev('gpu.cmd', {
+  phase: z.enum(['queue', 'process', 'response']),
+  /** VIRTIO_GPU_CMD_* or, for a response, VIRTIO_GPU_RESP_* */
+  type: nat,
+  queue: nat.optional(),
+  resource: nat.optional(),
+  ctx: nat.optional(),
+  fence: nat.optional(),
+  scanout: nat.optional(),
+  width: nat.optional(),
+  height: nat.optional(),
+  x: nat.optional(),
+  y: nat.optional(),
+});
+
+// ---- virtio-sound --------------------------------------------------------------------------------
+export const SndControl = ev('snd.ctrl', {
+  /** VIRTIO_SND_R_* request code */
+  code: nat,
+  stream: nat.optional(),
+});
+export const SndConfig = ev('snd.config', { jacks: nat, streams: nat, chmaps: nat });
+/** One PCM I/O message, as richer VMMs log it (QEMU does not). */
+export const SndXfer = ev('snd.xfer', {
+  dir: z.enum(['tx', 'rx']),
+  stream: nat,
+  bytes: nat,
+  latency_bytes: nat.optional(),
+  status: nat.optional(),
+});
+export const AudioTimer = ev('audio.timer', { op: z.enum(['start', 'stop', 'delayed']), interval_ms: nat });
+
+// ---- guest kernel (ftrace) ---------------------------------------------------------------------
+/** The guest block layer: a request inserted, issued to the driver, or completed. */
+export const BlockRq = ev('block.rq', {
+  phase: z.enum(['insert', 'issue', 'complete']),
+  disk: z.string(),
+  /** Linux rwbs: R, W, WS, FF (flush), DS (discard), ... */
+  rwbs: z.string(),
+  sector: nat,
+  nsectors: nat,
+  error: int.optional(),
+});
+export const IrqHandler = ev('irq.handler', {
+  phase: z.enum(['entry', 'exit']),
+  irq: nat,
+  name: z.string().optional(),
+  handled: z.boolean().optional(),
+});
+export const NetPacket = ev('net.packet', { dir: z.enum(['tx', 'rx']), ifname: z.string(), len: nat });
+/** A free-text marker the guest wrote (trace_marker), e.g. a workload step. */
+export const Mark = ev('mark', { text: z.string() });
+
+export const Event = z.discriminatedUnion('kind', [
+  DeviceEvent, MmioRead, MmioWrite, QueueSizeMax, IrqLine, PciMsix, Status, Features,
+  NotifyAvail, NotifyUsed, VqPop, VqFill, VqFlush, VqAdd, VqGetBuf,
+  BlkSubmit, BlkBackend, BlkComplete, RngRequest, RngPush, ConsoleControl, ConsoleData,
+  GpuCmd, SndControl, SndConfig, SndXfer, AudioTimer,
+  BlockRq, IrqHandler, NetPacket, Mark,
+]);
+export type Event = z.infer<typeof Event>;
+export type EventKind = Event['kind'];
+export type EventOf<K extends EventKind> = Extract<Event, { kind: K }>;
+export const EVENT_KINDS = Event.options.map((o) => o.shape.kind.value) as EventKind[];
+
+/** First line of a canonical JSON Lines file (optional): the clock and the defaults for its events. */
+export const SourceHeader = z.object({
+  format: z.literal('avpscope-events'),
+  version: z.literal(1),
+  /** the origin of `ts`, ns on the source clock, as decimal text (it exceeds 2^53) */
+  origin_ns: z.string().regex(/^\d+$/, 'expected decimal digits').default('0'),
+  /** whose view: the hypervisor's (host) or the guest kernel's */
+  view: z.enum(['host', 'guest']).default('host'),
+  vm: z.string().optional(),
+  clock: z.string().optional(),
+  producer: z.string().optional(),
+});
+export type SourceHeader = z.infer<typeof SourceHeader>;

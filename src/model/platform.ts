@@ -1,0 +1,372 @@
+/**
+ * Replay: feeds each canonical event to the virtual platform model and records what the
+ * hypervisor did. Device-side anomalies become Observations; completed requests leave as Spans
+ * through `onSpan` as soon as they are complete, so memory stays bounded by what is in flight.
+ */
+import type { Event } from './events.ts';
+import { Device } from './device.ts';
+import { DEVICE_ID } from './device-types.ts';
+import { BLK_STATUS, BLK_STATUS_MAX, inferBlkOp, type BlkRequestInfo } from './devices/blk.ts';
+import { gpuCodeName } from './devices/gpu-codes.ts';
+import { OBSERVATION_CODES, refOf, type Observation, type ObservationCode, type Ref } from './observations.ts';
+import type { Span } from './spans.ts';
+import { MmioState } from './transport/mmio.ts';
+import { QueueState, type Completed } from './virtqueue/queue.ts';
+import type { Stats } from '../ingest/stats.ts';
+
+class VmModel {
+  readonly devices = new Map<string, Device>();
+  readonly queues = new Map<string, QueueState>();
+  constructor(readonly name: string) {}
+}
+
+export class Platform {
+  readonly vms = new Map<string, VmModel>();
+  readonly observations: Observation[] = [];
+  /** events per kind, for the report */
+  readonly kinds = new Map<string, number>();
+  spans = 0;
+
+  constructor(
+    private readonly stats: Stats,
+    private readonly onSpan: (s: Span) => void = () => {},
+  ) {}
+
+  private vm(name: string): VmModel {
+    let v = this.vms.get(name);
+    if (!v) this.vms.set(name, (v = new VmModel(name)));
+    return v;
+  }
+
+  device(vm: string, dev: string): Device {
+    const v = this.vm(vm);
+    let d = v.devices.get(dev);
+    if (!d) v.devices.set(dev, (d = new Device(vm, dev)));
+    return d;
+  }
+
+  allDevices(): Device[] {
+    return [...this.vms.values()].flatMap((v) => [...v.devices.values()]);
+  }
+
+  private observe(code: ObservationCode, vm: string, dev: string | undefined, refs: Ref[], detail?: string): void {
+    this.observations.push({ code, vm, dev: dev ?? '?', refs, detail: detail ?? OBSERVATION_CODES[code] });
+  }
+
+  /** The queue an event names: by the hypervisor's queue handle, else by device and index. */
+  private queue(v: VmModel, e: { vq?: string; dev?: string; queue?: number }): QueueState | undefined {
+    const key = e.vq ?? (e.dev !== undefined && e.queue !== undefined ? `${e.dev}#${e.queue}` : undefined);
+    if (key === undefined) return undefined;
+    let q = v.queues.get(key);
+    if (!q) v.queues.set(key, (q = new QueueState(key)));
+    if (e.dev !== undefined && q.dev === undefined) q.dev = e.dev;
+    if (e.queue !== undefined && q.index === undefined) {
+      q.index = e.queue;
+      if (q.dev !== undefined) {
+        const d = this.device(v.name, q.dev);
+        d.queues.set(e.queue, q);
+        const mq = d.mmio?.queues.get(e.queue);
+        if (mq?.num !== undefined) q.size = mq.num;
+      }
+    }
+    return q;
+  }
+
+  replay(e: Event): void {
+    this.kinds.set(e.kind, (this.kinds.get(e.kind) ?? 0) + 1);
+    const vmName = e.vm ?? '';
+    const v = this.vm(vmName);
+    const ref = refOf(e);
+    const d = e.dev !== undefined ? this.device(vmName, e.dev) : undefined;
+    if (d) {
+      d.events++;
+      if (e.inferred?.includes('dev')) d.inferredEvents++;
+      d.first ??= ref;
+      d.last = ref;
+    }
+    switch (e.kind) {
+      case 'device':
+        if (!d) return;
+        if (e.device_id !== undefined) {
+          const how = e.inferred?.includes('dev') ? 'inferred' : 'seen';
+          d.claim({ id: e.device_id, how, why: e.name !== undefined ? `the trace names it ${e.name}` : `the trace gives device ID ${e.device_id}`, ref });
+        } else if (e.name !== undefined) d.claimFromModelName(e.name, ref, e.inferred?.includes('dev') ?? false);
+        if (e.transport === 'mmio' || e.transport === 'pci') d.transport = e.transport;
+        return;
+      case 'mmio.read':
+      case 'mmio.write':
+      case 'vq.size_max': {
+        if (!d) return;
+        d.transport = 'mmio';
+        const m = (d.mmio ??= this.mmioFor(d));
+        if (e.kind === 'mmio.read') m.read(e.offset, e.value, ref);
+        else if (e.kind === 'mmio.write') m.write(e.offset, e.value, ref);
+        else m.sizeMax(e.max, ref);
+        return;
+      }
+      case 'pci.msix':
+        if (!d) return;
+        d.transport = 'pci';
+        if (e.name !== undefined) {
+          d.msixNames.add(e.name);
+          d.claimFromModelName(e.name, ref, e.inferred?.includes('dev') ?? false);
+        }
+        return;
+      case 'status':
+        if (!d) return;
+        if (e.value === 0) this.resetDevice(v, d, ref);
+        d.status.write(e.value, ref, () => d.isModern());
+        return;
+      case 'features':
+        if (!d) return;
+        {
+          const s = d.status.current;
+          if (!s) return;
+          const bits = BigInt(e.value);
+          if (e.side === 'device') s.offered = { bits, ref };
+          else {
+            if (s.featuresOk) s.lateFeatureWrites.push(ref);
+            s.acceptedEvent = { bits, ref };
+          }
+        }
+        return;
+      case 'notify.avail': {
+        const q = this.queue(v, e);
+        if (q && d) {
+          if (q.size === undefined) {
+            const mq = d.mmio?.queues.get(e.queue);
+            if (mq?.num !== undefined) q.size = mq.num;
+          }
+        }
+        return;
+      }
+      case 'notify.used': {
+        if (e.via === 'irqfd' && d) d.transport ??= 'pci';
+        const q = this.queue(v, e);
+        if (q) for (const c of q.notify(ref)) this.emitSpan(v, q, c);
+        return;
+      }
+      case 'vq.pop': {
+        const q = this.queue(v, e);
+        if (!q) return;
+        const again = q.pop(e.elem, ref, e.in_num, e.out_num);
+        if (again) {
+          this.observe('vq.pop-while-in-flight', vmName, q.dev, [again.pop, ref], `chain ${e.elem} taken again while in flight since line ${again.pop.src?.line ?? '?'}: its completion is missing`);
+        }
+        if (q.size !== undefined && q.inflight.size > q.size) {
+          this.observe('vq.in-flight-past-size', vmName, q.dev, [ref], `${q.inflight.size} chains in flight on a queue of ${q.size} entries`);
+        }
+        if (q.dev !== undefined && q.index !== undefined) {
+          const sh = this.device(vmName, q.dev).shape(q.index);
+          if (e.in_num > 0 && e.out_num > 0) {
+            sh.mixed++;
+            sh.firstMixed ??= ref;
+          } else if (e.out_num > 0) {
+            sh.readable++;
+            sh.firstReadable ??= ref;
+          } else {
+            sh.writable++;
+            sh.firstWritable ??= ref;
+          }
+        }
+        return;
+      }
+      case 'vq.fill': {
+        const q = this.queue(v, e);
+        if (!q) return;
+        if (q.size !== undefined && e.idx >= q.size) {
+          this.observe('vq.index-past-size', vmName, q.dev, [ref], `used element written at offset ${e.idx} of a queue of ${q.size} entries`);
+        }
+        const r = q.fill(e.elem, ref, e.len);
+        if (!r.ok) {
+          if (r.code === 'vq.completed-twice') this.observe(r.code, vmName, q.dev, [r.first, ref], `chain ${e.elem} completed at line ${r.first.src?.line ?? '?'} and again here, without being taken again`);
+          else this.observe(r.code, vmName, q.dev, [ref], `chain ${e.elem} completed but never taken`);
+        }
+        return;
+      }
+      case 'vq.flush': {
+        const q = this.queue(v, e);
+        if (!q) return;
+        const { unnotified, excess } = q.flush(e.count, ref);
+        for (const c of unnotified) this.emitSpan(v, q, c);
+        if (excess > 0) {
+          this.observe('vq.used-more-than-filled', vmName, q.dev, [ref], `${e.count} used elements published but only ${e.count - excess} completed since the last publication`);
+        }
+        return;
+      }
+      case 'blk.submit':
+        d?.blkModel().submit(e, ref);
+        if (d) d.claim({ id: DEVICE_ID.blk, how: 'seen', why: 'virtio-blk request events name this device', ref });
+        return;
+      case 'blk.backend':
+        d?.blkModel().backend(e, ref);
+        return;
+      case 'blk.complete':
+        if (!d) return;
+        d.blkModel().complete(e, ref);
+        d.claim({ id: DEVICE_ID.blk, how: 'seen', why: 'virtio-blk request events name this device', ref });
+        if (e.status > BLK_STATUS_MAX) this.observe('blk.bad-status', vmName, d.id, [ref], `status ${e.status} is not a VIRTIO_BLK_S_* value`);
+        else if (e.status === BLK_STATUS.IOERR) this.observe('blk.io-error', vmName, d.id, [ref]);
+        return;
+      case 'rng.request':
+        if (d) {
+          d.rng.requests++;
+          d.rng.bytesRequested += e.bytes;
+        }
+        return;
+      case 'rng.push':
+        if (d) {
+          d.rng.pushes++;
+          d.rng.bytesPushed += e.bytes;
+        }
+        return;
+      case 'console.control':
+        if (!d) return this.unattributed(e);
+        (e.dir === 'to_driver' ? d.console.toDriver : d.console.toDevice).push({ event: e.event, value: e.value, ref });
+        d.claim({ id: DEVICE_ID.console, how: 'inferred', why: 'console control messages are handled right after this device takes a chain', ref });
+        return;
+      case 'console.data':
+        if (!d) return this.unattributed(e);
+        if (e.dir === 'to_host') d.console.bytesToHost += e.bytes;
+        else d.console.bytesToGuest += e.bytes;
+        return;
+      case 'gpu.cmd':
+        if (!d) return this.unattributed(e);
+        d.gpuCommands.set(e.type, (d.gpuCommands.get(e.type) ?? 0) + 1);
+        d.claim({ id: DEVICE_ID.gpu, how: e.inferred?.includes('dev') ? 'inferred' : 'seen', why: `GPU command ${gpuCodeName(e.type)} handled right after this device takes a chain`, ref });
+        return;
+      case 'snd.ctrl':
+        if (!d) return this.unattributed(e);
+        d.sndRequests.set(e.code, (d.sndRequests.get(e.code) ?? 0) + 1);
+        d.claim({ id: DEVICE_ID.sound, how: e.inferred?.includes('dev') ? 'inferred' : 'seen', why: 'sound control requests are handled right after this device takes a chain', ref });
+        return;
+      case 'snd.config':
+        if (d) d.sndConfig = { jacks: e.jacks, streams: e.streams, chmaps: e.chmaps };
+        return;
+      default:
+        // irq.line, snd.xfer, audio.timer and the guest's view (vq.add, block.rq, ...) are for
+        // the analyses that need them, not for the device model
+        return;
+    }
+  }
+
+  /** Buffer directions each device type prescribes for its queues (VIRTIO §5.2.6, §5.3.6, §5.4.6). */
+  private checkShapes(d: Device): void {
+    const type = d.type()?.id;
+    const bad = (queue: number, kind: 'readable' | 'writable' | 'mixed', rule: string) => {
+      const sh = d.shapes.get(queue);
+      if (!sh || sh[kind] === 0) return;
+      const ref = kind === 'readable' ? sh.firstReadable : kind === 'writable' ? sh.firstWritable : sh.firstMixed;
+      const what = kind === 'mixed' ? 'chains with both readable and writable buffers' : `${kind}-only chains`;
+      this.observe('vq.bad-shape', d.vm, d.id, ref ? [ref] : [], `${sh[kind]} ${what} on queue ${queue}: ${rule}`);
+    };
+    for (const queue of d.shapes.keys()) {
+      if (type === DEVICE_ID.blk) {
+        bad(queue, 'readable', 'a block request ends with a device-writable status byte (§5.2.6)');
+        bad(queue, 'writable', 'a block request starts with a device-readable header (§5.2.6)');
+      } else if (type === DEVICE_ID.rng) {
+        bad(queue, 'readable', 'the entropy requestq takes device-writable buffers only (§5.4.6)');
+        bad(queue, 'mixed', 'the entropy requestq takes device-writable buffers only (§5.4.6)');
+      } else if (type === DEVICE_ID.console) {
+        // receiveq(port0) 0, control receiveq 2, receiveq(portN) 4, 6, ...: writable; the others readable
+        const receive = queue % 2 === 0;
+        bad(queue, receive ? 'readable' : 'writable', `${receive ? 'receive' : 'transmit'} queues take ${receive ? 'writable' : 'readable'} buffers only (§5.3.6)`);
+        bad(queue, 'mixed', `${receive ? 'receive' : 'transmit'} queues take ${receive ? 'writable' : 'readable'} buffers only (§5.3.6)`);
+      }
+    }
+    if (type === DEVICE_ID.rng) {
+      const q = d.queues.get(0);
+      if (q && q.emptyFills > 0) {
+        this.observe('rng.empty-answer', d.vm, d.id, q.firstEmptyFill ? [q.firstEmptyFill] : [], `${q.emptyFills} entropy request(s) answered with 0 bytes (the device must write at least one, §5.4.6)`);
+      }
+    }
+  }
+
+  private unattributed(e: Event): void {
+    this.stats.add('attribution.unresolved', e.src?.file ?? '?', e.src?.line ?? 0, `${e.kind} names no device and follows no chain of a known device`);
+  }
+
+  private mmioFor(d: Device): MmioState {
+    return new MmioState({
+      driverFeatureWord: (sel, value, ref) => d.status.driverFeatureWord(sel, value, ref),
+      queueSize: (queue, size) => {
+        const q = d.queues.get(queue);
+        if (q) q.size = size;
+      },
+      problem: (code, ref, detail) => this.observe(code, d.vm, d.id, [ref], detail),
+    });
+  }
+
+  private resetDevice(v: VmModel, d: Device, _ref: Ref): void {
+    d.mmio?.reset();
+    d.blk?.forget();
+    for (const q of d.queues.values()) {
+      const { dropped, pending } = q.reset();
+      d.droppedAtReset += dropped;
+      for (const c of pending) this.emitSpan(v, q, c);
+    }
+  }
+
+  private emitSpan(v: VmModel, q: QueueState, c: Completed): void {
+    const dev = q.dev ?? '?';
+    const d = q.dev !== undefined ? v.devices.get(q.dev) : undefined;
+    const blk: BlkRequestInfo | undefined = d?.blk?.take(c.elem);
+    let op: string | null = null;
+    let inferred = false;
+    let bytes: number | null = null;
+    if (blk?.op !== undefined) {
+      op = blk.op;
+      bytes = blk.nsectors !== undefined ? blk.nsectors * 512 : null;
+    } else if (d !== undefined && (d.blk !== undefined || d.claims.some((c) => c.id === DEVICE_ID.blk))) {
+      const guess = inferBlkOp(c.out_num, c.in_num, c.len);
+      if (guess) {
+        op = guess.op;
+        inferred = true;
+      }
+    }
+    if (op === 'read' && bytes === null) bytes = Math.max(0, c.len - 1);
+    this.spans++;
+    this.onSpan({
+      vm: v.name,
+      dev,
+      queue: q.index ?? null,
+      elem: c.elem,
+      op,
+      op_inferred: inferred,
+      sector: blk?.sector ?? null,
+      nsectors: blk?.nsectors ?? null,
+      bytes,
+      status: blk?.complete?.status ?? null,
+      in_num: c.in_num,
+      out_num: c.out_num,
+      used_len: c.len,
+      t_pop: c.pop.ts,
+      t_submit: blk?.submit?.ts ?? null,
+      t_backend: blk?.backend?.ref.ts ?? null,
+      t_complete: blk?.complete?.ref.ts ?? null,
+      t_fill: c.fill.ts,
+      t_used: c.used?.ts ?? null,
+      t_notify: c.notify?.ts ?? null,
+      latency_ns: c.fill.ts - c.pop.ts,
+      file: c.pop.src?.file ?? null,
+      pop_line: c.pop.src?.line ?? null,
+      fill_line: c.fill.src?.line ?? null,
+    });
+  }
+
+  /** End of the trace: publish what is held, judge what is still in flight and the chains' shapes. */
+  finish(): void {
+    for (const d of this.allDevices()) this.checkShapes(d);
+    for (const v of this.vms.values()) {
+      for (const q of v.queues.values()) {
+        for (const c of q.drain()) this.emitSpan(v, q, c);
+        const d = q.dev !== undefined ? v.devices.get(q.dev) : undefined;
+        for (const p of q.inflight.values()) {
+          if (q.lastCompletedOrdinal > p.ordinal) {
+            this.observe('vq.lost-request', v.name, q.dev, [p.pop], `chain ${p.elem} taken at line ${p.pop.src?.line ?? '?'} was never completed, yet later chains on this queue were`);
+          } else if (d) d.inFlightAtEnd++;
+        }
+      }
+    }
+  }
+}

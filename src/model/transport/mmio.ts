@@ -1,0 +1,153 @@
+/**
+ * The virtio-mmio register file (VIRTIO §4.2.2; versions 2 and legacy 1, §4.2.4), as a table of
+ * offsets over one device. Accesses update the selectors and per-queue registers; what matters to
+ * the rest of the model leaves through the `MmioHost` callbacks.
+ */
+import type { Ref } from '../observations.ts';
+
+export const MMIO = {
+  MagicValue: 0x000,
+  Version: 0x004,
+  DeviceID: 0x008,
+  VendorID: 0x00c,
+  DeviceFeatures: 0x010,
+  DeviceFeaturesSel: 0x014,
+  DriverFeatures: 0x020,
+  DriverFeaturesSel: 0x024,
+  GuestPageSize: 0x028, // legacy
+  QueueSel: 0x030,
+  QueueNumMax: 0x034,
+  QueueNum: 0x038,
+  QueueAlign: 0x03c, // legacy
+  QueuePFN: 0x040, // legacy
+  QueueReady: 0x044,
+  QueueNotify: 0x050,
+  InterruptStatus: 0x060,
+  InterruptACK: 0x064,
+  Status: 0x070,
+  QueueDescLow: 0x080,
+  QueueDescHigh: 0x084,
+  QueueDriverLow: 0x090,
+  QueueDriverHigh: 0x094,
+  QueueDeviceLow: 0x0a0,
+  QueueDeviceHigh: 0x0a4,
+  SHMSel: 0x0ac,
+  QueueReset: 0x0c0,
+  ConfigGeneration: 0x0fc,
+  Config: 0x100,
+} as const;
+
+const NAME = new Map<number, string>(Object.entries(MMIO).map(([k, v]) => [v, k]));
+export function mmioRegisterName(offset: number): string {
+  return offset >= MMIO.Config ? `Config+0x${(offset - MMIO.Config).toString(16)}` : (NAME.get(offset) ?? `0x${offset.toString(16)}`);
+}
+
+const READ_ONLY = new Set<number>([
+  MMIO.MagicValue, MMIO.Version, MMIO.DeviceID, MMIO.VendorID, MMIO.DeviceFeatures, MMIO.QueueNumMax,
+  MMIO.InterruptStatus, MMIO.ConfigGeneration,
+]);
+/** Registers only version 1 (legacy) has; a driver that writes them drives a legacy device. */
+const LEGACY_ONLY = new Set<number>([MMIO.GuestPageSize, MMIO.QueueAlign, MMIO.QueuePFN]);
+/** Registers only version 2 has. */
+const MODERN_ONLY = new Set<number>([
+  MMIO.QueueReady, MMIO.QueueDescLow, MMIO.QueueDescHigh, MMIO.QueueDriverLow, MMIO.QueueDriverHigh,
+  MMIO.QueueDeviceLow, MMIO.QueueDeviceHigh,
+]);
+
+export interface MmioQueue {
+  num?: number;
+  numMax?: number;
+  ready: boolean;
+}
+
+export interface MmioHost {
+  driverFeatureWord(sel: number, value: number, ref: Ref): void;
+  queueSize(queue: number, size: number): void;
+  problem(code: 'mmio.queue-size-too-big' | 'mmio.queue-size-not-pow2' | 'mmio.write-read-only', ref: Ref, detail: string): void;
+}
+
+export class MmioState {
+  /** 1 (legacy) or 2, inferred from the registers the driver uses; the Version read's value is not in QEMU's log */
+  version?: 1 | 2;
+  versionEvidence?: Ref;
+  accesses = 0;
+  private queueSel = 0;
+  private driverFeaturesSel = 0;
+  readonly queues = new Map<number, MmioQueue>();
+
+  constructor(private readonly host: MmioHost) {}
+
+  private queue(): MmioQueue {
+    let q = this.queues.get(this.queueSel);
+    if (!q) this.queues.set(this.queueSel, (q = { ready: false }));
+    return q;
+  }
+
+  read(offset: number, value: number | undefined, ref: Ref): void {
+    this.accesses++;
+    if (offset === MMIO.Version && value !== undefined && (value === 1 || value === 2)) {
+      this.version = value;
+      this.versionEvidence = ref;
+    }
+    if (offset === MMIO.QueueNumMax && value !== undefined) this.queue().numMax = value;
+  }
+
+  write(offset: number, value: number, ref: Ref): void {
+    this.accesses++;
+    if (this.version === undefined) {
+      if (LEGACY_ONLY.has(offset)) {
+        this.version = 1;
+        this.versionEvidence = ref;
+      } else if (MODERN_ONLY.has(offset)) {
+        this.version = 2;
+        this.versionEvidence = ref;
+      }
+    }
+    if (READ_ONLY.has(offset)) {
+      this.host.problem('mmio.write-read-only', ref, `write of 0x${value.toString(16)} to read-only ${mmioRegisterName(offset)}`);
+      return;
+    }
+    switch (offset) {
+      case MMIO.DriverFeaturesSel:
+        this.driverFeaturesSel = value;
+        break;
+      case MMIO.DriverFeatures:
+        this.host.driverFeatureWord(this.driverFeaturesSel, value, ref);
+        break;
+      case MMIO.QueueSel:
+        this.queueSel = value;
+        break;
+      case MMIO.QueueNum: {
+        const q = this.queue();
+        q.num = value;
+        if (q.numMax !== undefined && value > q.numMax) {
+          this.host.problem('mmio.queue-size-too-big', ref, `QueueNum ${value} for queue ${this.queueSel} exceeds QueueNumMax ${q.numMax}`);
+        }
+        if (this.version === 2 && (value & (value - 1)) !== 0) {
+          this.host.problem('mmio.queue-size-not-pow2', ref, `QueueNum ${value} for queue ${this.queueSel} is not a power of 2`);
+        }
+        this.host.queueSize(this.queueSel, value);
+        break;
+      }
+      case MMIO.QueueReady:
+        this.queue().ready = value !== 0;
+        break;
+      case MMIO.QueuePFN:
+        this.queue().ready = value !== 0;
+        break;
+    }
+  }
+
+  /** QEMU logs QueueNumMax right after a QueueNum write (virtio_mmio_queue_write ... max N). */
+  sizeMax(max: number, ref: Ref): void {
+    const q = this.queue();
+    q.numMax = max;
+    if (q.num !== undefined && q.num > max) {
+      this.host.problem('mmio.queue-size-too-big', ref, `QueueNum ${q.num} for queue ${this.queueSel} exceeds QueueNumMax ${max}`);
+    }
+  }
+
+  reset(): void {
+    for (const q of this.queues.values()) q.ready = false;
+  }
+}

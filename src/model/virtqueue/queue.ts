@@ -1,0 +1,122 @@
+/**
+ * Virtqueue bookkeeping from the device's side (VIRTIO §2.7): chains taken (pop), used elements
+ * written (fill) and published (flush). QEMU logs these three steps the same way for split and
+ * packed rings, so this layer is layout-agnostic; the size rules it checks (§2.7.1 queue size,
+ * at most `size` chains outstanding) hold for both.
+ */
+import type { Ref } from '../observations.ts';
+
+export interface Pending {
+  elem: string;
+  pop: Ref;
+  in_num: number;
+  out_num: number;
+  /** pops on this queue before this one: lets the end-of-trace check tell a lost chain from a slow one */
+  ordinal: number;
+}
+
+export interface Completed extends Pending {
+  fill: Ref;
+  len: number;
+  used?: Ref;
+  notify?: Ref;
+}
+
+export type FillResult =
+  | { ok: true; req: Completed }
+  | { ok: false; code: 'vq.completed-twice'; first: Ref }
+  | { ok: false; code: 'vq.completion-without-request' };
+
+export class QueueState {
+  dev?: string;
+  index?: number;
+  /** QueueNum, when the transport shows it */
+  size?: number;
+  readonly inflight = new Map<string, Pending>();
+  /** chains filled since their last pop (to tell a double completion from a stray one) */
+  private readonly lastFill = new Map<string, Ref>();
+  /** completed, awaiting the flush that publishes them */
+  private unflushed: Completed[] = [];
+  /** published, awaiting a used-buffer notification (or the next flush, if it was suppressed) */
+  private unnotified: Completed[] = [];
+  pops = 0;
+  fills = 0;
+  used = 0;
+  notifies = 0;
+  maxInflight = 0;
+  /** completions that wrote nothing (used length 0), and the first of them */
+  emptyFills = 0;
+  firstEmptyFill?: Ref;
+  /** ordinal of the latest pop whose chain was completed */
+  lastCompletedOrdinal = -1;
+
+  constructor(readonly key: string) {}
+
+  pop(elem: string, ref: Ref, in_num: number, out_num: number): Pending | undefined {
+    const previous = this.inflight.get(elem);
+    const p: Pending = { elem, pop: ref, in_num, out_num, ordinal: this.pops++ };
+    this.inflight.set(elem, p);
+    this.lastFill.delete(elem);
+    if (this.inflight.size > this.maxInflight) this.maxInflight = this.inflight.size;
+    return previous;
+  }
+
+  fill(elem: string, ref: Ref, len: number): FillResult {
+    const p = this.inflight.get(elem);
+    if (!p) {
+      const first = this.lastFill.get(elem);
+      return first ? { ok: false, code: 'vq.completed-twice', first } : { ok: false, code: 'vq.completion-without-request' };
+    }
+    this.inflight.delete(elem);
+    this.lastFill.set(elem, ref);
+    this.fills++;
+    if (len === 0) {
+      this.emptyFills++;
+      this.firstEmptyFill ??= ref;
+    }
+    if (p.ordinal > this.lastCompletedOrdinal) this.lastCompletedOrdinal = p.ordinal;
+    const req: Completed = { ...p, fill: ref, len };
+    this.unflushed.push(req);
+    return { ok: true, req };
+  }
+
+  /** Publishes `count` used elements. Returns the requests that were waiting for a notification
+   *  (now known to have had none) and how many elements were published beyond those completed. */
+  flush(count: number, ref: Ref): { unnotified: Completed[]; excess: number } {
+    const done = this.unnotified;
+    this.unnotified = [];
+    const n = Math.min(count, this.unflushed.length);
+    const published = this.unflushed.splice(0, n);
+    for (const r of published) r.used = ref;
+    this.used += count;
+    this.unnotified = published;
+    return { unnotified: done, excess: count - n };
+  }
+
+  notify(ref: Ref): Completed[] {
+    this.notifies++;
+    const done = this.unnotified;
+    for (const r of done) r.notify = ref;
+    this.unnotified = [];
+    return done;
+  }
+
+  /** At a device reset the device forgets every chain (VIRTIO §2.4): nothing left to complete. */
+  reset(): { dropped: number; pending: Completed[] } {
+    const dropped = this.inflight.size;
+    this.inflight.clear();
+    this.lastFill.clear();
+    const pending = [...this.unflushed, ...this.unnotified];
+    this.unflushed = [];
+    this.unnotified = [];
+    return { dropped, pending };
+  }
+
+  /** Everything still held at the end of the trace. */
+  drain(): Completed[] {
+    const out = [...this.unflushed, ...this.unnotified];
+    this.unflushed = [];
+    this.unnotified = [];
+    return out;
+  }
+}

@@ -1,0 +1,184 @@
+/**
+ * The embedded DuckDB store. Writes are atomic: a new database is built in a temporary file next
+ * to the target and renamed over it only when complete, so a failed or interrupted ingest leaves
+ * any earlier database as it was. Rows go in through the Appender, a data chunk (at most 2048
+ * rows) at a time.
+ */
+import { existsSync, renameSync, rmSync } from 'node:fs';
+import {
+  BIGINT, BOOLEAN, DOUBLE, DuckDBAppender, DuckDBConnection, DuckDBDataChunk, DuckDBInstance, INTEGER, VARCHAR,
+  type DuckDBType,
+} from '@duckdb/node-api';
+import { InputError } from '../ingest/errors.ts';
+import { ALL_TABLES, ddl, type Column, type ColumnType, type TableDecl } from './tables.ts';
+
+const DUCK_TYPES: Record<ColumnType, DuckDBType> = { BIGINT, INTEGER, DOUBLE, VARCHAR, BOOLEAN };
+const CHUNK_ROWS = 2048;
+export const MEMORY = ':memory:';
+
+/** DuckDB must never try to download an extension here: fail at once instead. */
+const INSTANCE_OPTIONS = { autoinstall_known_extensions: 'false', autoload_known_extensions: 'true' };
+
+export class TableWriter<Row> {
+  private readonly names: (keyof Row & string)[];
+  private readonly types: ColumnType[];
+  private chunk: DuckDBDataChunk;
+  private rows = 0;
+  written = 0;
+
+  constructor(
+    private readonly appender: DuckDBAppender,
+    decl: TableDecl<Row>,
+  ) {
+    const cols = Object.entries(decl.columns) as [keyof Row & string, Column][];
+    this.names = cols.map(([n]) => n);
+    this.types = cols.map(([, c]) => c.type);
+    this.chunk = DuckDBDataChunk.create(this.types.map((t) => DUCK_TYPES[t]), CHUNK_ROWS);
+  }
+
+  add(row: Row): void {
+    const r = this.rows;
+    for (let c = 0; c < this.names.length; c++) {
+      const v = row[this.names[c]!] as unknown;
+      const vec = this.chunk.getColumnVector(c);
+      if (v === null || v === undefined) vec.setItem(r, null);
+      else if (this.types[c] === 'BIGINT') vec.setItem(r, typeof v === 'bigint' ? v : BigInt(v as number));
+      else vec.setItem(r, v as never);
+    }
+    this.rows++;
+    if (this.rows === CHUNK_ROWS) this.flushChunk();
+  }
+
+  private flushChunk(): void {
+    if (this.rows === 0) return;
+    for (let c = 0; c < this.names.length; c++) this.chunk.getColumnVector(c).flush();
+    this.chunk.rowCount = this.rows;
+    this.appender.appendDataChunk(this.chunk);
+    this.written += this.rows;
+    this.rows = 0;
+    this.chunk = DuckDBDataChunk.create(this.types.map((t) => DUCK_TYPES[t]), CHUNK_ROWS);
+  }
+
+  close(): void {
+    this.flushChunk();
+    this.appender.closeSync();
+  }
+}
+
+export class StoreWriter {
+  private readonly writers: TableWriter<unknown>[] = [];
+
+  private constructor(
+    readonly path: string,
+    private readonly tmp: string,
+    private readonly instance: DuckDBInstance,
+    readonly conn: DuckDBConnection,
+  ) {}
+
+  /** Starts a new database that will replace `path` on commit (`:memory:`: a database in memory). */
+  static async create(path: string): Promise<StoreWriter> {
+    const tmp = path === MEMORY ? MEMORY : `${path}.tmp-${process.pid}`;
+    if (tmp !== MEMORY) removeDb(tmp);
+    let instance: DuckDBInstance;
+    try {
+      instance = await DuckDBInstance.create(tmp, INSTANCE_OPTIONS);
+    } catch (e) {
+      throw new InputError(`cannot create a database next to it: ${(e as Error).message}`, path);
+    }
+    const conn = await instance.connect();
+    for (const t of ALL_TABLES) await conn.run(ddl(t as TableDecl<unknown>));
+    return new StoreWriter(path, tmp, instance, conn);
+  }
+
+  async table<Row>(decl: TableDecl<Row>): Promise<TableWriter<Row>> {
+    const w = new TableWriter<Row>(await this.conn.createAppender(decl.name), decl);
+    this.writers.push(w as TableWriter<unknown>);
+    return w;
+  }
+
+  async rows<Row>(decl: TableDecl<Row>, rows: Row[]): Promise<void> {
+    const w = await this.table(decl);
+    for (const r of rows) w.add(r);
+  }
+
+  /** Makes the new database the one at `path`. An in-memory database stays open for reading. */
+  async commit(): Promise<StoreHandle> {
+    for (const w of this.writers) w.close();
+    this.writers.length = 0;
+    if (this.path === MEMORY) return { conn: this.conn, close: () => this.abort() };
+    await this.conn.run('CHECKPOINT');
+    this.conn.closeSync();
+    this.instance.closeSync();
+    removeDb(this.path);
+    renameSync(this.tmp, this.path);
+    return openStore(this.path);
+  }
+
+  /** Drops the unfinished database; the one at `path`, if any, is untouched. */
+  abort(): void {
+    try {
+      this.conn.closeSync();
+      this.instance.closeSync();
+    } catch {
+      // already closed
+    }
+    if (this.tmp !== MEMORY) removeDb(this.tmp);
+  }
+}
+
+function removeDb(path: string): void {
+  for (const p of [path, `${path}.wal`]) if (existsSync(p)) rmSync(p, { force: true });
+}
+
+export interface StoreHandle {
+  conn: DuckDBConnection;
+  close(): void;
+}
+
+/** Opens an existing store read-only. Locked or damaged files are input errors (exit 2). */
+export async function openStore(path: string): Promise<StoreHandle> {
+  if (!existsSync(path)) throw new InputError('no such database', path);
+  let instance: DuckDBInstance;
+  try {
+    instance = await DuckDBInstance.create(path, { ...INSTANCE_OPTIONS, access_mode: 'READ_ONLY' });
+  } catch (e) {
+    const msg = (e as Error).message;
+    const why = /lock/i.test(msg) ? 'database is locked by another process' : /not a valid|corrupt|invalid|magic|Serialization/i.test(msg) ? 'not a valid avpscope database (damaged or not DuckDB)' : 'cannot open the database';
+    throw new InputError(`${why}: ${msg.split('\n')[0]}`, path);
+  }
+  const conn = await instance.connect();
+  try {
+    const r = await conn.runAndReadAll("SELECT value FROM meta WHERE key = 'schema_version'");
+    if (r.getRows().length === 0) throw new Error('no schema version');
+  } catch (e) {
+    conn.closeSync();
+    instance.closeSync();
+    throw new InputError(`a DuckDB database, but not one avpscope wrote (${(e as Error).message.split('\n')[0]})`, path);
+  }
+  return {
+    conn,
+    close() {
+      conn.closeSync();
+      instance.closeSync();
+    },
+  };
+}
+
+/** True when the file starts like a DuckDB database. */
+export function looksLikeDuckDb(head: Buffer): boolean {
+  return head.length >= 12 && head.subarray(8, 12).toString('latin1') === 'DUCK';
+}
+
+export type Row = Record<string, string | number | boolean | null | bigint>;
+
+/** Runs a query and returns plain rows; BIGINTs become numbers where exact (all but epoch origins). */
+export async function queryRows(conn: DuckDBConnection, sql: string, values?: Record<string, string | number>): Promise<Row[]> {
+  const reader = await conn.runAndReadAll(sql, values);
+  return reader.getRowObjectsJS().map((r) => {
+    const out: Row = {};
+    for (const [k, v] of Object.entries(r)) {
+      out[k] = typeof v === 'bigint' && v <= BigInt(Number.MAX_SAFE_INTEGER) && v >= -BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : (v as Row[string]);
+    }
+    return out;
+  });
+}

@@ -1,0 +1,225 @@
+/**
+ * The store's tables, declared once: the DDL, the bulk writers and the README's table reference
+ * all come from these declarations. Times are BIGINT ns on the run's clock (traces.origin_ns is
+ * its origin on the first trace's clock); `evidence` and `fields` columns hold JSON text.
+ */
+import type { Span } from '../model/spans.ts';
+
+export type ColumnType = 'BIGINT' | 'INTEGER' | 'DOUBLE' | 'VARCHAR' | 'BOOLEAN';
+
+export interface Column {
+  type: ColumnType;
+  doc: string;
+}
+
+export interface TableDecl<Row> {
+  name: string;
+  doc: string;
+  columns: { [K in keyof Row]-?: Column };
+}
+
+type Nullable<T> = { [K in keyof T]: T[K] | null };
+
+export interface TraceRow {
+  trace_id: number;
+  file: string;
+  format: string;
+  view: string;
+  vm: string;
+  origin_ns: bigint;
+  timed: boolean;
+  lines: number;
+  events: number;
+}
+
+export interface DeviceRow {
+  vm: string;
+  dev: string;
+  type: string | null;
+  type_how: string | null;
+  type_why: string | null;
+  transport: string | null;
+  mmio_version: number | null;
+  sessions: number;
+  features_accepted: string | null;
+  features_offered: string | null;
+  queues: number;
+  events: number;
+  inferred_events: number;
+  first_ts: number | null;
+  last_ts: number | null;
+}
+
+export interface EventRow {
+  seq: number;
+  ts: number;
+  vm: string;
+  dev: string | null;
+  dev_inferred: boolean;
+  kind: string;
+  file: string | null;
+  line: number | null;
+  fields: string;
+}
+
+export interface FindingRow {
+  rule: string;
+  title: string;
+  level: string;
+  spec: string;
+  source_ref: string;
+  vm: string;
+  dev: string | null;
+  dev_type: string | null;
+  dev_type_how: string | null;
+  verdict: string;
+  message: string;
+  evidence: string;
+}
+
+export interface StatRow {
+  name: string;
+  severity: string;
+  count: number;
+  by_key: string;
+  samples: string;
+}
+
+export interface MetaRow {
+  key: string;
+  value: string;
+}
+
+export const TRACES: TableDecl<TraceRow> = {
+  name: 'traces',
+  doc: 'One row per input file.',
+  columns: {
+    trace_id: { type: 'INTEGER', doc: 'position of the file on the command line, from 0' },
+    file: { type: 'VARCHAR', doc: 'path as given' },
+    format: { type: 'VARCHAR', doc: 'adapter that read it (qemu-log, jsonl, ...)' },
+    view: { type: 'VARCHAR', doc: "'host' (hypervisor) or 'guest' (guest kernel)" },
+    vm: { type: 'VARCHAR', doc: 'VM the file belongs to' },
+    origin_ns: { type: 'BIGINT', doc: "ns on the file's clock that its events' ts count from" },
+    timed: { type: 'BOOLEAN', doc: 'false when the file carries no timestamps' },
+    lines: { type: 'BIGINT', doc: 'lines read' },
+    events: { type: 'BIGINT', doc: 'canonical events produced' },
+  },
+};
+
+export const DEVICES: TableDecl<DeviceRow> = {
+  name: 'devices',
+  doc: 'One row per device instance the replay met.',
+  columns: {
+    vm: { type: 'VARCHAR', doc: 'VM name' },
+    dev: { type: 'VARCHAR', doc: "device instance id (QEMU: the vdev pointer)" },
+    type: { type: 'VARCHAR', doc: 'device type (blk, net, console, rng, gpu, sound, ...)' },
+    type_how: { type: 'VARCHAR', doc: "'seen' when the trace names it, 'inferred' otherwise" },
+    type_why: { type: 'VARCHAR', doc: 'what the type rests on' },
+    transport: { type: 'VARCHAR', doc: "'mmio' or 'pci' when the trace shows it" },
+    mmio_version: { type: 'INTEGER', doc: 'virtio-mmio version (1 legacy, 2), inferred from the registers used' },
+    sessions: { type: 'INTEGER', doc: 'driver sessions (reset to reset)' },
+    features_accepted: { type: 'VARCHAR', doc: 'feature bits the last negotiating driver accepted (hex)' },
+    features_offered: { type: 'VARCHAR', doc: 'feature bits the device offered, when the trace shows them (hex)' },
+    queues: { type: 'INTEGER', doc: 'queues in use' },
+    events: { type: 'BIGINT', doc: 'events naming the device' },
+    inferred_events: { type: 'BIGINT', doc: 'of which attributed to it by inference' },
+    first_ts: { type: 'BIGINT', doc: 'ns, first event' },
+    last_ts: { type: 'BIGINT', doc: 'ns, last event' },
+  },
+};
+
+export const EVENTS: TableDecl<EventRow> = {
+  name: 'events',
+  doc: 'Every canonical event, in replay order.',
+  columns: {
+    seq: { type: 'BIGINT', doc: 'position in the replay, from 0' },
+    ts: { type: 'BIGINT', doc: 'ns on the run clock' },
+    vm: { type: 'VARCHAR', doc: 'VM name' },
+    dev: { type: 'VARCHAR', doc: 'device instance, if any' },
+    dev_inferred: { type: 'BOOLEAN', doc: 'dev was attributed by inference' },
+    kind: { type: 'VARCHAR', doc: 'canonical event kind (see README)' },
+    file: { type: 'VARCHAR', doc: 'trace file of the line' },
+    line: { type: 'BIGINT', doc: 'line in that file' },
+    fields: { type: 'VARCHAR', doc: "the kind's own fields, JSON" },
+  },
+};
+
+export const SPANS: TableDecl<Nullable<Span>> = {
+  name: 'spans',
+  doc: 'One row per completed descriptor chain (request), device side.',
+  columns: {
+    vm: { type: 'VARCHAR', doc: 'VM name' },
+    dev: { type: 'VARCHAR', doc: 'device instance' },
+    queue: { type: 'INTEGER', doc: 'queue index' },
+    elem: { type: 'VARCHAR', doc: 'chain token (QEMU: element pointer)' },
+    op: { type: 'VARCHAR', doc: 'blk: read, write, flush, discard_or_write_zeroes, get_id, ...' },
+    op_inferred: { type: 'BOOLEAN', doc: 'op inferred from the chain shape rather than logged' },
+    sector: { type: 'BIGINT', doc: 'first 512-byte sector (blk read/write)' },
+    nsectors: { type: 'BIGINT', doc: 'sectors (blk read/write)' },
+    bytes: { type: 'BIGINT', doc: 'data bytes moved' },
+    status: { type: 'INTEGER', doc: 'blk: VIRTIO_BLK_S_* written' },
+    in_num: { type: 'INTEGER', doc: 'device-writable segments' },
+    out_num: { type: 'INTEGER', doc: 'device-readable segments' },
+    used_len: { type: 'BIGINT', doc: 'bytes the device reported written' },
+    t_pop: { type: 'BIGINT', doc: 'ns, device took the chain' },
+    t_submit: { type: 'BIGINT', doc: 'ns, blk: request handed to the backend' },
+    t_backend: { type: 'BIGINT', doc: 'ns, blk: backend I/O finished' },
+    t_complete: { type: 'BIGINT', doc: 'ns, blk: status written' },
+    t_fill: { type: 'BIGINT', doc: 'ns, used element written' },
+    t_used: { type: 'BIGINT', doc: 'ns, used index published' },
+    t_notify: { type: 'BIGINT', doc: 'ns, used-buffer notification sent (null: suppressed or not logged)' },
+    latency_ns: { type: 'BIGINT', doc: 'ns from pop to fill' },
+    file: { type: 'VARCHAR', doc: 'trace file' },
+    pop_line: { type: 'BIGINT', doc: 'line of the pop' },
+    fill_line: { type: 'BIGINT', doc: 'line of the fill' },
+  },
+};
+
+export const FINDINGS: TableDecl<FindingRow> = {
+  name: 'findings',
+  doc: 'One verdict per requirement and device (or VM).',
+  columns: {
+    rule: { type: 'VARCHAR', doc: 'requirement id (AVPS-v2.0-5, virtio.init-order, ...)' },
+    title: { type: 'VARCHAR', doc: 'what it requires, in short' },
+    level: { type: 'VARCHAR', doc: 'MUST, SHOULD or MAY' },
+    spec: { type: 'VARCHAR', doc: 'AVPS 2.0 or VIRTIO 1.3' },
+    source_ref: { type: 'VARCHAR', doc: 'line of AVPS-2.0.txt or VIRTIO section' },
+    vm: { type: 'VARCHAR', doc: 'VM name' },
+    dev: { type: 'VARCHAR', doc: 'device instance (null: the VM as a whole)' },
+    dev_type: { type: 'VARCHAR', doc: 'device type' },
+    dev_type_how: { type: 'VARCHAR', doc: "'seen' or 'inferred'" },
+    verdict: { type: 'VARCHAR', doc: 'PASS, FAIL or NOT-OBSERVED' },
+    message: { type: 'VARCHAR', doc: 'why' },
+    evidence: { type: 'VARCHAR', doc: 'JSON list of {file, line, ts, raw}' },
+  },
+};
+
+export const STATS: TableDecl<StatRow> = {
+  name: 'input_stats',
+  doc: 'Counters about the input (bad lines, unknown events, ...).',
+  columns: {
+    name: { type: 'VARCHAR', doc: 'counter (line.malformed, event.unknown, ...)' },
+    severity: { type: 'VARCHAR', doc: "'info', 'error' or 'data-loss'" },
+    count: { type: 'BIGINT', doc: 'occurrences' },
+    by_key: { type: 'VARCHAR', doc: 'JSON object: count per event name' },
+    samples: { type: 'VARCHAR', doc: 'JSON list of the first {file, line, detail}' },
+  },
+};
+
+export const META: TableDecl<MetaRow> = {
+  name: 'meta',
+  doc: 'About the store: schema version, tool version, run origin.',
+  columns: {
+    key: { type: 'VARCHAR', doc: 'name' },
+    value: { type: 'VARCHAR', doc: 'value' },
+  },
+};
+
+export const ALL_TABLES = [META, TRACES, DEVICES, EVENTS, SPANS, FINDINGS, STATS] as const;
+
+export const SCHEMA_VERSION = '1';
+
+export function ddl(t: TableDecl<unknown>): string {
+  const cols = Object.entries(t.columns as Record<string, Column>).map(([n, c]) => `  ${n} ${c.type}`);
+  return `CREATE TABLE ${t.name} (\n${cols.join(',\n')}\n)`;
+}

@@ -1,0 +1,70 @@
+/**
+ * The whole job, as a library: trace files -> canonical events -> attribution -> replay through the
+ * platform model. Everything downstream (checks, store, reports) works from the `Run` it returns.
+ */
+import { basename } from 'node:path';
+import type { OpenedSource, SourceInfo } from './ingest/adapter.ts';
+import { InputError } from './ingest/errors.ts';
+import { mergeSources } from './ingest/merge.ts';
+import { detectFormat } from './ingest/registry.ts';
+import { Stats } from './ingest/stats.ts';
+import { Attributor } from './model/attribute.ts';
+import type { Event } from './model/events.ts';
+import { Platform } from './model/platform.ts';
+import type { Span } from './model/spans.ts';
+
+export interface RunOptions {
+  files: string[];
+  /** VM name per file (default: the file name without extensions) */
+  vms?: (string | undefined)[];
+  /** adapter name to use instead of sniffing */
+  format?: string;
+  /** called with every event in replay order (after attribution) */
+  onEvents?: (batch: Event[]) => void | Promise<void>;
+  onSpan?: (s: Span) => void;
+}
+
+export interface Run {
+  sources: SourceInfo[];
+  originNs: bigint;
+  stats: Stats;
+  platform: Platform;
+  events: number;
+}
+
+/** "traces/qemu-7.2/microvm-modern.trace.gz" -> "microvm-modern" */
+export function defaultVmName(file: string): string {
+  return basename(file).replace(/(\.(gz|trace|log|txt|jsonl|json|ftrace|qemu|guest-ftrace))+$/i, '') || 'vm';
+}
+
+export async function openSources(opts: Pick<RunOptions, 'files' | 'vms' | 'format'> & { keepRaw?: boolean }, stats: Stats): Promise<OpenedSource[]> {
+  if (opts.files.length === 0) throw new InputError('no trace files given');
+  const out: OpenedSource[] = [];
+  for (const [i, file] of opts.files.entries()) {
+    const adapter = await detectFormat(file, opts.format);
+    out.push(adapter.open({ file, vm: opts.vms?.[i] ?? defaultVmName(file), stats, keepRaw: opts.keepRaw }));
+  }
+  return out;
+}
+
+export async function run(opts: RunOptions): Promise<Run> {
+  const stats = new Stats();
+  const sources = await openSources(opts, stats);
+  const platform = new Platform(stats, opts.onSpan);
+  const attributor = new Attributor(stats);
+  let events = 0;
+  const feed = async (batch: Event[]) => {
+    events += batch.length;
+    for (const e of batch) platform.replay(e);
+    if (opts.onEvents) await opts.onEvents(batch);
+  };
+  const merged = mergeSources(sources);
+  let r = await merged.next();
+  while (!r.done) {
+    await feed(attributor.push(r.value));
+    r = await merged.next();
+  }
+  await feed(attributor.end());
+  platform.finish();
+  return { sources: sources.map((s) => s.info), originNs: r.value, stats, platform, events };
+}
