@@ -8,6 +8,7 @@ import { InputError } from './ingest/errors.ts';
 import { mergeSources } from './ingest/merge.ts';
 import { detectFormat } from './ingest/registry.ts';
 import { Stats } from './ingest/stats.ts';
+import type { Analysis, RowSink } from './analyses/analysis.ts';
 import { Attributor } from './model/attribute.ts';
 import type { Event } from './model/events.ts';
 import { Platform } from './model/platform.ts';
@@ -22,6 +23,8 @@ export interface RunOptions {
   /** called with every event in replay order (after attribution) */
   onEvents?: (batch: Event[]) => void | Promise<void>;
   onSpan?: (s: Span) => void;
+  /** analyses riding along the replay, with where their rows go */
+  analyses?: { list: readonly Analysis[]; sink: RowSink };
 }
 
 export interface Run {
@@ -52,10 +55,13 @@ export async function run(opts: RunOptions): Promise<Run> {
   const sources = await openSources(opts, stats);
   const platform = new Platform(stats, opts.onSpan);
   const attributor = new Attributor(stats);
+  const infos = sources.map((s) => s.info);
+  const runs = (opts.analyses?.list ?? []).map((a) => a.start({ platform, stats, sources: infos }, opts.analyses!.sink));
   let events = 0;
   const feed = async (batch: Event[]) => {
     events += batch.length;
     for (const e of batch) platform.replay(e);
+    for (const a of runs) a.onEvents(batch);
     if (opts.onEvents) await opts.onEvents(batch);
   };
   const merged = mergeSources(sources);
@@ -66,5 +72,6 @@ export async function run(opts: RunOptions): Promise<Run> {
   }
   await feed(attributor.end());
   platform.finish();
-  return { sources: sources.map((s) => s.info), originNs: r.value, stats, platform, events };
+  for (const a of runs) a.finish();
+  return { sources: infos, originNs: r.value, stats, platform, events };
 }

@@ -5,6 +5,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { attachRawLines } from '../checks/evidence.ts';
+import { ANALYSES } from '../analyses/registry.ts';
 import { runChecks } from '../checks/runner.ts';
 import { InputError } from '../ingest/errors.ts';
 import { STAT_DECLARATIONS } from '../ingest/stats.ts';
@@ -13,8 +14,8 @@ import type { AssumedDriver } from '../model/features.ts';
 import { hexBits } from '../model/features.ts';
 import type { Platform } from '../model/platform.ts';
 import { run, type Run } from '../pipeline.ts';
-import { StoreWriter, type StoreHandle } from '../perf/store.ts';
-import { DEVICES, EVENTS, FINDINGS, META, SCHEMA_VERSION, SPANS, STATS, TRACES, type DeviceRow, type EventRow } from '../perf/tables.ts';
+import { StoreWriter, type StoreHandle, type TableWriter } from '../perf/store.ts';
+import { DEVICES, EVENTS, FINDINGS, META, SCHEMA_VERSION, SPANS, STATS, TRACES, type DeviceRow, type EventRow, type TableDecl } from '../perf/tables.ts';
 
 export const QUERIES_DIR = fileURLToPath(new URL('../../queries/', import.meta.url));
 export const TOOL_VERSION = '0.1.0';
@@ -88,8 +89,16 @@ export async function ingest(opts: IngestOptions): Promise<Ingested> {
   try {
     const events = await store.table(EVENTS);
     const spans = await store.table(SPANS);
+    const analysisTables = new Map<string, TableWriter<unknown>>();
+    for (const a of ANALYSES) {
+      for (const t of a.tables as TableDecl<unknown>[]) analysisTables.set(t.name, await store.table(t));
+    }
     let seq = 0;
     const r = await run({
+      analyses: {
+        list: ANALYSES,
+        sink: { add: (t, row) => analysisTables.get(t.name)!.add(row) },
+      },
       files: opts.files,
       vms: opts.vms,
       format: opts.format,

@@ -1,7 +1,6 @@
 import { Option, type Command } from 'commander';
-import { openInputs } from '../api/inputs.ts';
 import { loadReport, reportJson, reportText } from '../api/report.ts';
-import { EXIT, inputOptions } from './main.ts';
+import { EXIT, inputOptions, withInputs } from './main.ts';
 
 export function registerCheck(program: Command): void {
   inputOptions(
@@ -12,9 +11,8 @@ export function registerCheck(program: Command): void {
   )
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
     .option('--evidence <n>', 'evidence lines shown per verdict (FAIL shows at least 3)', (v) => Number.parseInt(v, 10), 1)
-    .action(async (inputs: string[], o) => {
-      const opened = await openInputs(inputs, { db: o.db, vm: o.vm, format: o.inputFormat, strict: o.strict, assumeDriver: o.assumeDriver });
-      try {
+    .action((inputs: string[], o) =>
+      withInputs(inputs, o, async (opened) => {
         const report = await loadReport(opened.store.conn);
         if (o.format === 'json') process.stdout.write(reportJson(report));
         else {
@@ -22,8 +20,6 @@ export function registerCheck(program: Command): void {
           if (opened.ingested && opened.dbPath) process.stdout.write(`Store: ${opened.dbPath}\n`);
         }
         process.exitCode = report.summary.must_failures > 0 ? EXIT.FAIL : EXIT.OK;
-      } finally {
-        opened.store.close();
-      }
-    });
+      }),
+    );
 }

@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
-import { openInputs } from '../api/inputs.ts';
 import { queryRows } from '../perf/store.ts';
-import { inputOptions } from './main.ts';
+import { inputOptions, withInputs } from './main.ts';
 
 export function registerIngest(program: Command): void {
   inputOptions(
@@ -9,9 +8,8 @@ export function registerIngest(program: Command): void {
       .command('ingest')
       .description('read trace files of one run into a DuckDB store (events, devices, spans, findings)')
       .argument('<traces...>', 'trace files (QEMU log, canonical JSONL; plain or .gz)'),
-  ).action(async (traces: string[], o) => {
-    const opened = await openInputs(traces, { db: o.db, vm: o.vm, format: o.inputFormat, strict: o.strict, assumeDriver: o.assumeDriver });
-    try {
+  ).action((traces: string[], o) =>
+    withInputs(traces, o, async (opened) => {
       const [c] = await queryRows(
         opened.store.conn,
         `SELECT (SELECT count(*) FROM events) AS events, (SELECT count(*) FROM devices) AS devices,
@@ -20,8 +18,6 @@ export function registerIngest(program: Command): void {
       );
       const where = opened.dbPath ?? 'memory (--no-db)';
       process.stdout.write(`${where}: ${c!.events} events, ${c!.devices} devices, ${c!.spans} request spans, ${c!.findings} verdicts; ${c!.bad} bad input lines\n`);
-    } finally {
-      opened.store.close();
-    }
-  });
+    }),
+  );
 }

@@ -5,10 +5,11 @@
 import { Command, CommanderError, Option } from 'commander';
 import { InputError } from '../ingest/errors.ts';
 import { TOOL_VERSION } from '../api/ingest.ts';
+import { openInputs, type Opened } from '../api/inputs.ts';
 import { registerCheck } from './check.ts';
 import { registerConvert } from './convert.ts';
 import { registerIngest } from './ingest.ts';
-import { registerPerf } from './perf.ts';
+import { registerPerf } from './perf/index.ts';
 
 export const EXIT = { OK: 0, FAIL: 1, INPUT: 2, BUG: 3 } as const;
 
@@ -23,6 +24,22 @@ export function inputOptions(cmd: Command): Command {
     .addOption(
       new Option('--assume-driver <driver>', 'driver behaviour assumed when judging offered features').choices(['linux', 'none']).default('linux'),
     );
+}
+
+/** Opens the inputs a command got (ingesting traces, or opening a store), runs `fn`, closes. */
+export async function withInputs(inputs: string[], o: Record<string, unknown>, fn: (opened: Opened) => Promise<void>): Promise<void> {
+  const opened = await openInputs(inputs, {
+    db: o.db as string | false | undefined,
+    vm: o.vm as string[] | undefined,
+    format: o.inputFormat as string | undefined,
+    strict: o.strict as boolean | undefined,
+    assumeDriver: o.assumeDriver as 'linux' | 'none' | undefined,
+  });
+  try {
+    await fn(opened);
+  } finally {
+    opened.store.close();
+  }
 }
 
 export function buildProgram(): Command {

@@ -28,6 +28,8 @@ const common = {
   vm: z.string().optional(),
   /** stable device instance id within the VM (QEMU: the vdev pointer; guest: virtioN) */
   dev: z.string().optional(),
+  /** who logged it: the hypervisor (host, the default) or the guest kernel (guest) */
+  view: z.enum(['host', 'guest']).optional(),
   src: SourceRef.optional(),
   /** the original trace line, when the writer chose to keep it */
   raw: z.string().optional(),

@@ -53,7 +53,12 @@ export class Platform {
     this.observations.push({ code, vm, dev: dev ?? '?', refs, detail: detail ?? OBSERVATION_CODES[code] });
   }
 
-  /** The queue an event names: by the hypervisor's queue handle, else by device and index. */
+  /** The queue a host event names (by the hypervisor's queue handle, else device and index), with
+   *  its device and index once the trace has revealed them. */
+  queueOf(e: Event & { vq?: string; queue?: number }): QueueState | undefined {
+    return this.queue(this.vm(e.vm ?? ''), e);
+  }
+
   private queue(v: VmModel, e: { vq?: string; dev?: string; queue?: number }): QueueState | undefined {
     const key = e.vq ?? (e.dev !== undefined && e.queue !== undefined ? `${e.dev}#${e.queue}` : undefined);
     if (key === undefined) return undefined;
@@ -74,6 +79,8 @@ export class Platform {
 
   replay(e: Event): void {
     this.kinds.set(e.kind, (this.kinds.get(e.kind) ?? 0) + 1);
+    // the device model is the hypervisor's side; the guest's view is for the analyses that pair both
+    if (e.view === 'guest') return;
     const vmName = e.vm ?? '';
     const v = this.vm(vmName);
     const ref = refOf(e);

@@ -90,7 +90,9 @@ export class StoreWriter {
     return new StoreWriter(path, tmp, instance, conn);
   }
 
+  /** A bulk writer for a table; tables not among the core ones are created first. */
   async table<Row>(decl: TableDecl<Row>): Promise<TableWriter<Row>> {
+    if (!ALL_TABLES.some((t) => t.name === decl.name)) await this.conn.run(ddl(decl as TableDecl<unknown>));
     const w = new TableWriter<Row>(await this.conn.createAppender(decl.name), decl);
     this.writers.push(w as TableWriter<unknown>);
     return w;

@@ -45,6 +45,7 @@ class JsonlLineParser implements LineParser {
     if (!r.success) return issues(r.error);
     const e = r.data;
     e.vm ??= this.info.vm;
+    if (this.info.view === 'guest') e.view ??= 'guest';
     e.src ??= { file: this.info.file, line: lineNo };
     out.push(e);
     return undefined;
@@ -61,8 +62,8 @@ function issues(err: z.ZodError): string {
 
 /** One canonical line: ts, vm, dev and kind first, then the kind's fields; absent ones are omitted. */
 export function eventToJson(e: Event): string {
-  const { ts, vm, dev, kind, ...rest } = e;
-  return JSON.stringify({ ts, vm, dev, kind, ...rest });
+  const { ts, vm, dev, view, kind, ...rest } = e;
+  return JSON.stringify({ ts, vm, dev, view, kind, ...rest });
 }
 
 export function headerToJson(h: SourceHeader): string {

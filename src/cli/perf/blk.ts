@@ -1,8 +1,7 @@
 import { Option, type Command } from 'commander';
-import { openInputs } from '../api/inputs.ts';
-import { blkPerf, type BlkPerf } from '../perf/blk.ts';
-import { bytes, duration, table } from './format.ts';
-import { inputOptions } from './main.ts';
+import { blkPerf, type BlkPerf } from '../../perf/blk.ts';
+import { bytes, duration, table } from '../format.ts';
+import { inputOptions, withInputs } from '../main.ts';
 
 function blkText(p: BlkPerf): string {
   const out: string[] = [];
@@ -36,8 +35,7 @@ function blkText(p: BlkPerf): string {
   return out.join('\n');
 }
 
-export function registerPerf(program: Command): void {
-  const perf = program.command('perf').description('latency analyses from traces or a store');
+export function registerPerfBlk(perf: Command): void {
   inputOptions(
     perf
       .command('blk')
@@ -45,13 +43,10 @@ export function registerPerf(program: Command): void {
       .argument('<inputs...>', 'trace files of one run, or one .duckdb store'),
   )
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
-    .action(async (inputs: string[], o) => {
-      const opened = await openInputs(inputs, { db: o.db, vm: o.vm, format: o.inputFormat, strict: o.strict, assumeDriver: o.assumeDriver });
-      try {
-        const p = await blkPerf(opened.store.conn);
+    .action((inputs: string[], o) =>
+      withInputs(inputs, o, async ({ store }) => {
+        const p = await blkPerf(store.conn);
         process.stdout.write(o.format === 'json' ? JSON.stringify({ tool: 'avpscope', report: 'perf blk', ...p }, null, 2) + '\n' : blkText(p));
-      } finally {
-        opened.store.close();
-      }
-    });
+      }),
+    );
 }

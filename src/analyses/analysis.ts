@@ -1,0 +1,36 @@
+/**
+ * An analysis rides along the replay: it sees every event after the platform model has, may ask
+ * the model (which device and queue a handle is), and writes rows into tables of its own that
+ * the store creates next to the core ones. Block latency needs no analysis of its own (it is the
+ * spans table); the sound, GPU and cross-layer analyses are analyses.
+ */
+import type { SourceInfo } from '../ingest/adapter.ts';
+import type { Stats } from '../ingest/stats.ts';
+import type { Event } from '../model/events.ts';
+import type { Platform } from '../model/platform.ts';
+import type { TableDecl } from '../perf/tables.ts';
+
+export interface AnalysisContext {
+  platform: Platform;
+  stats: Stats;
+  /** filled in as the sources are read */
+  sources: SourceInfo[];
+}
+
+/** Where an analysis puts its rows: one writer per table it declared. */
+export interface RowSink {
+  add<Row>(table: TableDecl<Row>, row: Row): void;
+}
+
+export interface AnalysisRun {
+  /** events in replay order, after the platform model replayed them */
+  onEvents(batch: Event[]): void;
+  /** end of input: write what is left */
+  finish(): void;
+}
+
+export interface Analysis {
+  name: string;
+  tables: TableDecl<never>[];
+  start(ctx: AnalysisContext, sink: RowSink): AnalysisRun;
+}
