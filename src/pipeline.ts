@@ -3,6 +3,7 @@
  * platform model. Everything downstream (checks, store, reports) works from the `Run` it returns.
  */
 import { basename } from 'node:path';
+import { planClocks, type GuestAlignment } from './align/sources.ts';
 import type { OpenedSource, SourceInfo } from './ingest/adapter.ts';
 import { InputError } from './ingest/errors.ts';
 import { mergeSources } from './ingest/merge.ts';
@@ -33,6 +34,8 @@ export interface Run {
   stats: Stats;
   platform: Platform;
   events: number;
+  /** each guest trace's clock alignment with its VM's host trace */
+  alignments: GuestAlignment[];
 }
 
 /** "traces/qemu-7.2/microvm-modern.trace.gz" -> "microvm-modern" */
@@ -52,11 +55,14 @@ export async function openSources(opts: Pick<RunOptions, 'files' | 'vms' | 'form
 
 export async function run(opts: RunOptions): Promise<Run> {
   const stats = new Stats();
-  const sources = await openSources(opts, stats);
+  // a guest trace among the files: a first pass measures its clock against the host's
+  const plan = opts.files.length > 1 ? await planClocks(await openSources(opts, new Stats()), opts.vms) : undefined;
+  const sources = await openSources({ ...opts, vms: plan?.vms ?? opts.vms }, stats);
+  const alignments = plan?.alignments ?? [];
   const platform = new Platform(stats, opts.onSpan);
   const attributor = new Attributor(stats);
   const infos = sources.map((s) => s.info);
-  const runs = (opts.analyses?.list ?? []).map((a) => a.start({ platform, stats, sources: infos }, opts.analyses!.sink));
+  const runs = (opts.analyses?.list ?? []).map((a) => a.start({ platform, stats, sources: infos, alignments }, opts.analyses!.sink));
   let events = 0;
   const feed = async (batch: Event[]) => {
     events += batch.length;
@@ -64,7 +70,7 @@ export async function run(opts: RunOptions): Promise<Run> {
     for (const a of runs) a.onEvents(batch);
     if (opts.onEvents) await opts.onEvents(batch);
   };
-  const merged = mergeSources(sources);
+  const merged = mergeSources(sources, { clock: (i) => plan?.clocks[i] });
   let r = await merged.next();
   while (!r.done) {
     await feed(attributor.push(r.value));
@@ -73,5 +79,5 @@ export async function run(opts: RunOptions): Promise<Run> {
   await feed(attributor.end());
   platform.finish();
   for (const a of runs) a.finish();
-  return { sources: infos, originNs: r.value, stats, platform, events };
+  return { sources: infos, originNs: r.value, stats, platform, events, alignments };
 }

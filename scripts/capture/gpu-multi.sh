@@ -23,7 +23,7 @@ capture_gpu_multi() { # FTRACE(0/1)
     watch=(); names=(); t0=()
     for spec in "${specs[@]}"; do
       IFS=: read -r vm per cnt <<< "$spec"
-      [ -n "$vm" ] && [ "$per" -gt 0 ] && [ "$cnt" -gt 0 ] 2>/dev/null || die "bad GPU_MULTI entry '$spec' (NAME:PERIOD_MS:COUNT)"
+      [[ $vm =~ ^[A-Za-z0-9_-]+$ && $per =~ ^[1-9][0-9]*$ && $cnt =~ ^[1-9][0-9]*$ ]] || die "bad GPU_MULTI entry '$spec' (NAME:PERIOD_MS:COUNT)"
       local d=$WORK/gm-$vm; rm -rf "$d" "$OUT/$vm".guest.*; mkdir -p "$d"
       FTARGS=(); [ "$ft" = 1 ] && ftrace_args "$d"
       cmd=("$QEMU" -M q35 -m 1024 -smp 1 -nographic -no-reboot -name "$vm" "${EXTRA[@]}" "${FTARGS[@]}"

@@ -56,9 +56,12 @@ capture_single() {
     tries+=("attempt $attempt: $st after $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b-a}') s")
     [ "$st" = done ] && break
     log "$v: attempt $attempt $st ($(tail -c 300 "$d/console.txt" | tr -d '\r' | grep -av '^$' | tail -2 | tr '\n' '|'))"
-    cp "$d/console.txt" "$WORK/$v.attempt$attempt.console.txt"
   done
-  [ "$st" = done ] || die "$v: no good run in $ATTEMPTS attempts (last console: $WORK/$v.attempt$ATTEMPTS.console.txt, kept with KEEP_WORK=1)"
+  if [ "$st" != done ]; then
+    tr -d '\r' < "$d/console.txt" > "$OUT/$v.failed.console.txt"
+    die "$v: no good run in $ATTEMPTS attempts (${tries[*]}); last console: $OUT/$v.failed.console.txt"
+  fi
+  rm -f "$OUT/$v.failed.console.txt"
   tr -d '\r' < "$d/console.txt" > "$OUT/$v.console.txt"
   [ -s "$d/qemu.trace" ] || die "$v: QEMU wrote no trace"
   gzip -9 -n -c "$d/qemu.trace" > "$OUT/$v.trace.gz"

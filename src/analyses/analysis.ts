@@ -4,6 +4,7 @@
  * the store creates next to the core ones. Block latency needs no analysis of its own (it is the
  * spans table); the sound, GPU and cross-layer analyses are analyses.
  */
+import type { GuestAlignment } from '../align/sources.ts';
 import type { SourceInfo } from '../ingest/adapter.ts';
 import type { Stats } from '../ingest/stats.ts';
 import type { Event } from '../model/events.ts';
@@ -15,6 +16,8 @@ export interface AnalysisContext {
   stats: Stats;
   /** filled in as the sources are read */
   sources: SourceInfo[];
+  /** guest traces aligned with their VM's host trace: clock and guest virtioN -> host device */
+  alignments: GuestAlignment[];
 }
 
 /** Where an analysis puts its rows: one writer per table it declared. */

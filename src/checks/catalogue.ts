@@ -1,17 +1,21 @@
 /** Every rule avpscope judges, in report order. A duplicate id is a bug and fails at load. */
 import * as avps from './rules/avps.ts';
+import * as sound from './rules/sound.ts';
 import * as virtio from './rules/virtio.ts';
+import * as xlayer from './rules/xlayer.ts';
 import type { Rule } from './rule.ts';
 
 export const CATALOGUE: readonly Rule[] = [
   virtio.initOrder,
   virtio.featuresBeforeFeaturesOk,
   virtio.version1,
+  virtio.liveAfterDriverOk,
   virtio.completedOnce,
   virtio.usedNotMoreThanPopped,
   virtio.noCompletionWithoutRequest,
   virtio.queueSize,
   virtio.mmioDriverRegisters,
+  sound.chmapInfo,
   avps.avps4,
   avps.avps5,
   avps.avps6,
@@ -25,6 +29,8 @@ export const CATALOGUE: readonly Rule[] = [
   avps.avps40,
   avps.avps41,
   avps.avps46,
+  xlayer.requestSeenThrough,
+  xlayer.interruptSent,
 ];
 
 const seen = new Set<string>();

@@ -1,6 +1,7 @@
 import { createWriteStream } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { convertToJsonl } from '../api/convert.ts';
+import { ADAPTERS } from '../ingest/registry.ts';
 
 export function registerConvert(program: Command): void {
   program
@@ -11,7 +12,7 @@ export function registerConvert(program: Command): void {
     .option('-o, --output <file>', 'write here instead of standard output')
     .option('--raw', 'keep each event\'s original trace line in a "raw" field')
     .option('--vm <name...>', 'VM name per trace file (default: the file name)')
-    .addOption(new Option('--input-format <name>', 'read the traces as this format instead of sniffing').choices(['qemu-log', 'jsonl']))
+    .addOption(new Option('--input-format <name>', 'read the traces as this format instead of sniffing').choices(ADAPTERS.map((a) => a.name)))
     .action(async (traces: string[], o) => {
       const out = o.output ? createWriteStream(o.output) : process.stdout;
       await convertToJsonl({ files: traces, vms: o.vm, format: o.inputFormat, raw: o.raw ?? false }, out);

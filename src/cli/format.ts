@@ -17,11 +17,12 @@ export function bytes(n: number | null | undefined): string {
   return `${(n / 1024 / 1024).toFixed(1)} MiB`;
 }
 
-/** Left-aligned first column, right-aligned numbers. */
-export function table(head: string[], rows: (string | number)[][]): string {
+/** Left-aligned first column, right-aligned numbers; `align` ('l'/'r' per column, e.g. 'llr') overrides. */
+export function table(head: string[], rows: (string | number)[][], align?: string): string {
   const cells = [head, ...rows.map((r) => r.map(String))];
   const widths = head.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
+  const left = (i: number) => (align ? align[i] !== 'r' : i === 0);
   return cells
-    .map((r) => r.map((c, i) => (i === 0 ? (c ?? '').padEnd(widths[i]!) : (c ?? '').padStart(widths[i]!))).join('  ').trimEnd())
+    .map((r) => r.map((c, i) => (left(i) ? (c ?? '').padEnd(widths[i]!) : (c ?? '').padStart(widths[i]!))).join('  ').trimEnd())
     .join('\n');
 }

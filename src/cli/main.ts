@@ -4,10 +4,13 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { InputError } from '../ingest/errors.ts';
+import { ADAPTERS } from '../ingest/registry.ts';
 import { TOOL_VERSION } from '../api/ingest.ts';
 import { openInputs, type Opened } from '../api/inputs.ts';
+import { registerAlign } from './align.ts';
 import { registerCheck } from './check.ts';
 import { registerConvert } from './convert.ts';
+import { registerGate } from './gate.ts';
 import { registerIngest } from './ingest.ts';
 import { registerPerf } from './perf/index.ts';
 
@@ -19,7 +22,7 @@ export function inputOptions(cmd: Command): Command {
     .option('--db <file>', 'DuckDB store to write (default: <trace>.duckdb next to the first trace)')
     .option('--no-db', 'keep the store in memory only')
     .option('--vm <name...>', 'VM name per trace file (default: the file name)')
-    .addOption(new Option('--input-format <name>', 'read the traces as this format instead of sniffing').choices(['qemu-log', 'jsonl']))
+    .addOption(new Option('--input-format <name>', 'read the traces as this format instead of sniffing').choices(ADAPTERS.map((a) => a.name)))
     .option('--strict', 'fail (exit 2) on any bad line instead of counting it')
     .addOption(
       new Option('--assume-driver <driver>', 'driver behaviour assumed when judging offered features').choices(['linux', 'none']).default('linux'),
@@ -52,6 +55,8 @@ export function buildProgram(): Command {
   registerIngest(program);
   registerPerf(program);
   registerConvert(program);
+  registerAlign(program);
+  registerGate(program);
   return program;
 }
 

@@ -10,6 +10,8 @@ import type { OpenedSource } from './adapter.ts';
 export interface MergeOptions {
   /** extra shift in ns per source index (clock alignment measured elsewhere) */
   shiftNs?: (index: number) => number;
+  /** a source on another clock (a guest's), as measured by src/align: ts + offsetNs + driftPpm·1e-6·(ts − refTs) */
+  clock?: (index: number) => { offsetNs: number; driftPpm: number; refTs: number } | undefined;
 }
 
 interface Cursor {
@@ -18,7 +20,13 @@ interface Cursor {
   pos: number;
   key: number;
   shift: number;
+  /** drift of the source's clock (ns per ns) and the ts it counts from */
+  drift: number;
+  refTs: number;
 }
+
+/** A source's ts on the run clock. */
+const onRunClock = (c: Cursor, ts: number) => (c.drift === 0 ? ts + c.shift : Math.round(ts + c.shift + c.drift * (ts - c.refTs)));
 
 /** The run origin is known once every source has produced its first batch. */
 export async function* mergeSources(sources: OpenedSource[], opts: MergeOptions = {}): AsyncGenerator<Event[], bigint> {
@@ -26,19 +34,22 @@ export async function* mergeSources(sources: OpenedSource[], opts: MergeOptions 
   for (const s of sources) {
     const it = s.batches[Symbol.asyncIterator]();
     const r = await it.next();
-    cursors.push({ it, batch: r.done ? [] : r.value, pos: 0, key: -Infinity, shift: 0 });
+    cursors.push({ it, batch: r.done ? [] : r.value, pos: 0, key: -Infinity, shift: 0, drift: 0, refTs: 0 });
   }
   const origins = sources.map((s) => s.info.originNs);
   const runOrigin = origins.reduce((a, b) => (b < a ? b : a), origins[0] ?? 0n);
   cursors.forEach((c, i) => {
-    c.shift = Number(origins[i]! - runOrigin) + (opts.shiftNs?.(i) ?? 0);
+    const clock = opts.clock?.(i);
+    c.shift = Number(origins[i]! - runOrigin) + (opts.shiftNs?.(i) ?? 0) + (clock?.offsetNs ?? 0);
+    c.drift = (clock?.driftPpm ?? 0) * 1e-6;
+    c.refTs = clock?.refTs ?? 0;
   });
 
   if (cursors.length === 1) {
     const c = cursors[0]!;
     let batch = c.batch;
     for (;;) {
-      if (c.shift !== 0) for (const e of batch) e.ts += c.shift;
+      if (c.shift !== 0 || c.drift !== 0) for (const e of batch) e.ts = onRunClock(c, e.ts);
       if (batch.length > 0) yield batch;
       const r = await c.it.next();
       if (r.done) return runOrigin;
@@ -55,7 +66,7 @@ export async function* mergeSources(sources: OpenedSource[], opts: MergeOptions 
     let bestTs = Infinity;
     for (let i = 0; i < live.length; i++) {
       const c = live[i]!;
-      const k = Math.max(c.key, c.batch[c.pos]!.ts + c.shift);
+      const k = Math.max(c.key, onRunClock(c, c.batch[c.pos]!.ts));
       if (k < bestTs) {
         bestTs = k;
         best = i;
@@ -63,7 +74,7 @@ export async function* mergeSources(sources: OpenedSource[], opts: MergeOptions 
     }
     const c = live[best]!;
     const e = c.batch[c.pos++]!;
-    e.ts += c.shift;
+    e.ts = onRunClock(c, e.ts);
     c.key = Math.max(c.key, e.ts);
     out.push(e);
     if (out.length >= OUT) {

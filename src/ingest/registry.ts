@@ -2,10 +2,11 @@
 import type { Adapter } from './adapter.ts';
 import { InputError } from './errors.ts';
 import { jsonlAdapter } from './jsonl/index.ts';
+import { ftraceAdapter } from './ftrace/index.ts';
 import { readHead } from './lines.ts';
 import { qemuLogAdapter } from './qemu/index.ts';
 
-export const ADAPTERS: readonly Adapter[] = [jsonlAdapter, qemuLogAdapter];
+export const ADAPTERS: readonly Adapter[] = [jsonlAdapter, qemuLogAdapter, ftraceAdapter];
 
 export async function detectFormat(file: string, forced?: string): Promise<Adapter> {
   if (forced !== undefined) {

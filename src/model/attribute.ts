@@ -3,11 +3,12 @@
  *
  * QEMU's virtio_mmio_* lines carry no device, but the driver's register writes are echoed by events
  * that do: a Status write (0x70 = V) by `virtio_set_status vdev D val V`, a QueueNotify write
- * (0x50 = N) by `virtio_queue_notify vdev D n N`. Those echoes are anchors. Accesses between two
+ * (0x50 = N) by `virtio_queue_notify vdev D n N`. Status echoes are anchors: accesses between two
  * anchors of the same device belong to it; between anchors of different devices the switch is put
  * where a Linux driver starts talking to the next device (its probe reads MagicValue, its status
- * update reads Status first). Interrupt handling (InterruptStatus, InterruptACK, the IRQ line)
- * belongs to the device that raised the interrupt. Device events that name no device (console
+ * update reads Status first). A kick names only its own write: drivers kick from any context,
+ * also in the middle of another device's setup. Interrupt handling (InterruptStatus,
+ * InterruptACK, the IRQ line) belongs to the device that raised the interrupt. Device events that name no device (console
  * control, GPU commands, sound requests) belong to the device whose queue was popped last: QEMU
  * handles a request right after taking it.
  *
@@ -50,7 +51,16 @@ class VmAttribution {
   lastPopVq: string | undefined;
   /** device whose status was written last: QEMU logs msix_write_config inside that driver's setup */
   lastStatusDev: string | undefined;
+  /** last status each device was set to */
+  status = new Map<string, number>();
 }
+
+/** Registers of the step a status bit concludes (VIRTIO §3.1.1): the driver negotiates features
+ *  before FEATURES_OK and sets queues up before DRIVER_OK. */
+const FEATURE_REGS = new Set<number>([MMIO.DeviceFeatures, MMIO.DeviceFeaturesSel, MMIO.DriverFeatures, MMIO.DriverFeaturesSel]);
+const isQueueReg = (o: number) => o >= MMIO.QueueSel && o <= MMIO.QueueDeviceHigh && o !== MMIO.QueueNotify && o !== MMIO.InterruptStatus && o !== MMIO.InterruptACK && o !== MMIO.Status;
+const FEATURES_OK = 8;
+const DRIVER_OK = 4;
 
 export class Attributor {
   private readonly vms = new Map<string, VmAttribution>();
@@ -79,6 +89,13 @@ export class Attributor {
 
   private one(e: Event, out: Event[]): void {
     const v = this.vm(e.vm ?? '');
+    // the guest's own view names guest devices (virtioN): it takes no part in host attribution, but
+    // keeps its place among the host events held
+    if (e.view === 'guest') {
+      if (v.held.length > 0) v.held.push(e);
+      else out.push(e);
+      return;
+    }
     // queue -> device, learnt from the events that name both
     if ((e.kind === 'notify.avail' || e.kind === 'notify.used') && e.vq !== undefined && e.dev !== undefined) v.vqDev.set(e.vq, e.dev);
     if (e.kind === 'vq.pop' && e.vq !== undefined) v.lastPopVq = e.vq;
@@ -88,9 +105,10 @@ export class Attributor {
     }
 
     if (isTransport(e) && e.dev === undefined) {
-      if (this.resolveNow(v, e)) {
-        this.emit(v, e, out);
-      } else {
+      this.resolveByContext(v, e);
+      this.track(v, e);
+      if (e.dev !== undefined && v.held.length === 0) out.push(e);
+      else {
         v.held.push(e);
         if (v.held.length > MAX_HELD) this.release(v, v.held.length, v.current, undefined, out);
       }
@@ -99,37 +117,44 @@ export class Attributor {
     if (e.kind === 'status' && e.dev !== undefined) v.lastStatusDev = e.dev;
     if (v.held.length > 0 && e.dev !== undefined && this.isAnchor(v, e)) {
       const echoIndex = this.lastWriteIndex(v);
-      this.release(v, v.held.length, v.current, { dev: e.dev, echoIndex }, out);
-      v.current = e.dev;
-      this.emit(v, e, out);
+      if (e.kind === 'status') {
+        const added = e.value & ~(v.status.get(e.dev) ?? 0);
+        this.release(v, v.held.length, v.current, { dev: e.dev, echoIndex, added }, out);
+        v.current = e.dev;
+      } else {
+        // a kick is one write from whatever context the driver runs in (another device's setup may
+        // be in progress): it names the device of that write only
+        infer(v.held[echoIndex]!, e.dev);
+        this.release(v, v.held.length, v.current, undefined, out);
+      }
+      this.track(v, e);
+      out.push(e);
       return;
     }
-    if (e.dev !== undefined && (e.kind === 'status' || e.kind === 'notify.avail')) v.current = e.dev;
+    if (e.dev !== undefined && e.kind === 'status') v.current = e.dev;
+    this.track(v, e);
     if (v.held.length > 0) v.held.push(e);
-    else this.emit(v, e, out);
+    else out.push(e);
   }
 
-  /** Accesses whose device is clear at once: interrupt handling of a device that raised its IRQ. */
-  private resolveNow(v: VmAttribution, e: Transport): boolean {
-    if (v.held.length > 0) return false;
+  /** Accesses whose device the interrupt state tells: handling of an interrupt a device raised. */
+  private resolveByContext(v: VmAttribution, e: Transport): void {
     const raised = v.irqRaised[0];
-    if (e.kind === 'mmio.read' && e.offset === MMIO.InterruptStatus && raised !== undefined) {
-      infer(e, raised);
-      return true;
+    if (e.kind === 'mmio.read' && e.offset === MMIO.InterruptStatus && raised !== undefined) infer(e, raised);
+    else if (e.kind === 'mmio.write' && e.offset === MMIO.InterruptACK && raised !== undefined) infer(e, raised);
+    else if (e.kind === 'irq.line' && v.lastNamed !== undefined) infer(e, v.lastNamed);
+    else if (e.kind === 'pci.msix' && v.lastStatusDev !== undefined) infer(e, v.lastStatusDev);
+  }
+
+  /** Interrupt bookkeeping, in arrival order: who raised an interrupt, who acknowledged it. */
+  private track(v: VmAttribution, e: Event): void {
+    if (e.dev === undefined) return;
+    if (e.kind === 'notify.used' && e.via === 'irq' && !v.irqRaised.includes(e.dev)) v.irqRaised.push(e.dev);
+    if ((e.kind === 'mmio.write' && e.offset === MMIO.InterruptACK) || (e.kind === 'status' && e.value === 0)) {
+      v.irqRaised = v.irqRaised.filter((d) => d !== e.dev);
     }
-    if (e.kind === 'mmio.write' && e.offset === MMIO.InterruptACK && raised !== undefined) {
-      infer(e, raised);
-      return true;
-    }
-    if (e.kind === 'irq.line' && v.lastNamed !== undefined) {
-      infer(e, v.lastNamed);
-      return true;
-    }
-    if (e.kind === 'pci.msix' && v.lastStatusDev !== undefined) {
-      infer(e, v.lastStatusDev);
-      return true;
-    }
-    return false;
+    if (e.kind !== 'irq.line') v.lastNamed = e.dev;
+    if (e.kind === 'status') v.status.set(e.dev, e.value);
   }
 
   private isAnchor(v: VmAttribution, e: Event): boolean {
@@ -145,17 +170,25 @@ export class Attributor {
     for (let i = v.held.length - 1; i >= 0; i--) {
       const h = v.held[i]!;
       if (h.kind === 'mmio.write' && h.dev === undefined) return i;
-      if (h.dev !== undefined && h.kind !== 'irq.line') return -1; // a named event in between: not an echo
+      if (h.view === 'guest') continue;
+      if (!isTransport(h)) return -1; // a device event in between: not an echo
     }
     return -1;
   }
 
   /**
    * Resolves held[0..n) and emits them. With an anchor of a different device than `prev`, the
-   * switch is at the last MagicValue read, else at a Status read just before the echoed write,
-   * else at the echoed write itself.
+   * switch is at the last MagicValue read (a probe); else, when the anchor sets FEATURES_OK or
+   * DRIVER_OK, at the first access to the registers of the step that bit concludes; else at a
+   * Status read just before the echoed write; else at the echoed write itself.
    */
-  private release(v: VmAttribution, n: number, prev: string | undefined, anchor: { dev: string; echoIndex: number } | undefined, out: Event[]): void {
+  private release(
+    v: VmAttribution,
+    n: number,
+    prev: string | undefined,
+    anchor: { dev: string; echoIndex: number; added: number } | undefined,
+    out: Event[],
+  ): void {
     const held = v.held.slice(0, n);
     v.held = v.held.slice(n);
     let split = held.length;
@@ -163,8 +196,12 @@ export class Attributor {
       if (anchor.dev === prev || prev === undefined) split = 0;
       else {
         split = anchor.echoIndex;
+        const unattributed = (h: Event, p: (offset: number) => boolean) => (h.kind === 'mmio.read' || h.kind === 'mmio.write') && h.dev === undefined && p(h.offset);
         const magic = findLastIndex(held, (h) => h.kind === 'mmio.read' && h.dev === undefined && h.offset === MMIO.MagicValue);
+        const step = (anchor.added & FEATURES_OK) !== 0 ? (o: number) => FEATURE_REGS.has(o) : (anchor.added & DRIVER_OK) !== 0 ? isQueueReg : undefined;
+        const stepStart = step ? held.findIndex((h) => unattributed(h, step)) : -1;
         if (magic >= 0 && magic < anchor.echoIndex) split = magic;
+        else if (stepStart >= 0 && stepStart < anchor.echoIndex) split = stepStart;
         else {
           const before = held[anchor.echoIndex - 1];
           if (before?.kind === 'mmio.read' && before.dev === undefined && before.offset === MMIO.Status) split = anchor.echoIndex - 1;
@@ -178,20 +215,8 @@ export class Attributor {
         if (d === undefined) this.stats.add('attribution.unresolved', h.src?.file ?? '?', h.src?.line ?? 0, `${h.kind} before any device is known`);
         else infer(h, d);
       }
-      this.emit(v, h, out);
+      out.push(h);
     }
-  }
-
-  private emit(v: VmAttribution, e: Event, out: Event[]): void {
-    if (e.dev !== undefined) {
-      if (e.kind === 'notify.used' || (e.kind === 'irq.line' && e.level === 1)) {
-        if (e.kind === 'notify.used' && e.via === 'irq' && !v.irqRaised.includes(e.dev)) v.irqRaised.push(e.dev);
-      }
-      if (e.kind === 'mmio.write' && e.offset === MMIO.InterruptACK) v.irqRaised = v.irqRaised.filter((d) => d !== e.dev);
-      if (e.kind === 'status' && e.value === 0) v.irqRaised = v.irqRaised.filter((d) => d !== e.dev);
-      if (e.kind !== 'irq.line') v.lastNamed = e.dev;
-    }
-    out.push(e);
   }
 }
 

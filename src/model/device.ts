@@ -34,6 +34,17 @@ export interface QueueShapes {
   firstMixed?: Ref;
 }
 
+export interface SndAnswer {
+  code: number;
+  /** bytes written to the response (virtio_snd_hdr, then any info structures) */
+  len: number;
+  request: Ref;
+  answer: Ref;
+}
+
+/** answers kept per request code: enough to judge a probe, bounded for a trace of any length */
+const SND_ANSWERS_PER_CODE = 8;
+
 export class Device {
   readonly status = new StatusTracker();
   transport?: 'mmio' | 'pci';
@@ -48,6 +59,10 @@ export class Device {
   readonly gpuCommands = new Map<number, number>();
   readonly sndRequests = new Map<number, number>();
   sndConfig?: { jacks: number; streams: number; chmaps: number };
+  /** sound control requests and the bytes the device wrote back (header + payload): the first few per code */
+  readonly sndAnswers: SndAnswer[] = [];
+  /** the sound control request handled since the control queue's last completion: that completion answers it */
+  sndPending?: { code: number; request: Ref };
   /** chains still in flight when the device was reset (dropped by the reset, VIRTIO §2.4) */
   droppedAtReset = 0;
   /** chains still in flight when the trace ended */
@@ -76,6 +91,14 @@ export class Device {
       why: attributionInferred ? `QEMU names device model ${name} during this device's setup (attribution inferred)` : `device model ${name}`,
       ref,
     });
+  }
+
+  /** The control queue completed a chain: the answer to the request handled since the last one. */
+  sndAnswered(len: number, answer: Ref): void {
+    const p = this.sndPending;
+    if (!p) return;
+    this.sndPending = undefined;
+    if (this.sndAnswers.filter((a) => a.code === p.code).length < SND_ANSWERS_PER_CODE) this.sndAnswers.push({ ...p, len, answer });
   }
 
   blkModel(): BlkModel {

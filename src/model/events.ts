@@ -30,6 +30,8 @@ const common = {
   dev: z.string().optional(),
   /** who logged it: the hypervisor (host, the default) or the guest kernel (guest) */
   view: z.enum(['host', 'guest']).optional(),
+  /** CPU that logged it, where the source says (guest ftrace): steps of one request on one CPU follow each other */
+  cpu: nat.optional(),
   src: SourceRef.optional(),
   /** the original trace line, when the writer chose to keep it */
   raw: z.string().optional(),
@@ -155,18 +157,39 @@ export const GpuCmd = ev('gpu.cmd', {
 });
 
 // ---- virtio-sound --------------------------------------------------------------------------------
+/** The body of a PCM_SET_PARAMS request (virtio_snd_pcm_set_params, VIRTIO §5.14.6.6), as richer VMMs log it. */
+export const SndParams = z.object({
+  /** bytes of the driver's hardware buffer */
+  buffer_bytes: nat,
+  /** bytes of one period (one I/O message, as the driver SHOULD size them) */
+  period_bytes: nat,
+  /** channels per frame */
+  channels: nat,
+  /** VIRTIO_SND_PCM_FMT_* code (5 = S16) */
+  format: nat,
+  /** VIRTIO_SND_PCM_RATE_* code (7 = 48000 Hz) */
+  rate: nat,
+  /** VIRTIO_SND_PCM_F_* bits selected */
+  features: nat.optional(),
+});
+export type SndParams = z.infer<typeof SndParams>;
 export const SndControl = ev('snd.ctrl', {
   /** VIRTIO_SND_R_* request code */
   code: nat,
   stream: nat.optional(),
+  /** SET_PARAMS only: the parameters requested (QEMU does not log them) */
+  params: SndParams.optional(),
 });
 export const SndConfig = ev('snd.config', { jacks: nat, streams: nat, chmaps: nat });
-/** One PCM I/O message, as richer VMMs log it (QEMU does not). */
+/** One PCM I/O message, as richer VMMs log it (QEMU does not), when the device completes it. */
 export const SndXfer = ev('snd.xfer', {
   dir: z.enum(['tx', 'rx']),
   stream: nat,
+  /** PCM bytes the message carried (tx: played, rx: recorded) */
   bytes: nat,
+  /** virtio_snd_pcm_status.latency_bytes: the device's latency when it completed the message */
   latency_bytes: nat.optional(),
+  /** virtio_snd_pcm_status.status: VIRTIO_SND_S_OK (0x8000) or VIRTIO_SND_S_IO_ERR (0x8003) */
   status: nat.optional(),
 });
 export const AudioTimer = ev('audio.timer', { op: z.enum(['start', 'stop', 'delayed']), interval_ms: nat });

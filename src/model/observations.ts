@@ -27,6 +27,8 @@ export const OBSERVATION_CODES = {
   'vq.index-past-size': 'a used element was written past the queue size',
   'vq.in-flight-past-size': 'more chains were in flight than the queue has entries',
   'vq.lost-request': 'a chain was never completed although the device completed later ones on the queue and was not reset',
+  'vq.used-before-driver-ok': 'the device took or returned a chain, or notified the driver, before DRIVER_OK',
+  'notify.before-driver-ok': 'the driver notified a queue before setting DRIVER_OK',
   'vq.bad-shape': 'a chain whose readable/writable layout the device type forbids',
   'mmio.queue-size-too-big': 'the driver wrote a QueueNum larger than QueueNumMax',
   'mmio.queue-size-not-pow2': 'the driver wrote a QueueNum that is not a power of 2 (split virtqueue)',

@@ -5,13 +5,14 @@
  */
 import type { Event } from './events.ts';
 import { Device } from './device.ts';
+import { statusName } from './device/status.ts';
 import { DEVICE_ID } from './device-types.ts';
 import { BLK_STATUS, BLK_STATUS_MAX, inferBlkOp, type BlkRequestInfo } from './devices/blk.ts';
 import { gpuCodeName } from './devices/gpu-codes.ts';
 import { OBSERVATION_CODES, refOf, type Observation, type ObservationCode, type Ref } from './observations.ts';
 import type { Span } from './spans.ts';
 import { MmioState } from './transport/mmio.ts';
-import { QueueState, type Completed } from './virtqueue/queue.ts';
+import { QueueState, type Completed, type Pending } from './virtqueue/queue.ts';
 import type { Stats } from '../ingest/stats.ts';
 
 class VmModel {
@@ -138,6 +139,7 @@ export class Platform {
         }
         return;
       case 'notify.avail': {
+        if (d && this.beforeDriverOk(d)) this.observe('notify.before-driver-ok', vmName, d.id, [ref], `queue ${e.queue} notified while the status is ${statusName(d.status.current?.value ?? 0)}`);
         const q = this.queue(v, e);
         if (q && d) {
           if (q.size === undefined) {
@@ -150,12 +152,14 @@ export class Platform {
       case 'notify.used': {
         if (e.via === 'irqfd' && d) d.transport ??= 'pci';
         const q = this.queue(v, e);
+        this.checkDriverOk(vmName, q?.dev ?? d?.id, ref, 'a used-buffer notification');
         if (q) for (const c of q.notify(ref)) this.emitSpan(v, q, c);
         return;
       }
       case 'vq.pop': {
         const q = this.queue(v, e);
         if (!q) return;
+        this.checkDriverOk(vmName, q.dev, ref, `chain ${e.elem} taken`);
         const again = q.pop(e.elem, ref, e.in_num, e.out_num);
         if (again) {
           this.observe('vq.pop-while-in-flight', vmName, q.dev, [again.pop, ref], `chain ${e.elem} taken again while in flight since line ${again.pop.src?.line ?? '?'}: its completion is missing`);
@@ -189,6 +193,8 @@ export class Platform {
           if (r.code === 'vq.completed-twice') this.observe(r.code, vmName, q.dev, [r.first, ref], `chain ${e.elem} completed at line ${r.first.src?.line ?? '?'} and again here, without being taken again`);
           else this.observe(r.code, vmName, q.dev, [ref], `chain ${e.elem} completed but never taken`);
         }
+        // a sound controlq (queue 0) completion answers the request handled since the last one
+        if (q.index === 0 && q.dev !== undefined) v.devices.get(q.dev)?.sndAnswered(e.len, ref);
         return;
       }
       case 'vq.flush': {
@@ -245,6 +251,7 @@ export class Platform {
       case 'snd.ctrl':
         if (!d) return this.unattributed(e);
         d.sndRequests.set(e.code, (d.sndRequests.get(e.code) ?? 0) + 1);
+        d.sndPending = { code: e.code, request: ref };
         d.claim({ id: DEVICE_ID.sound, how: e.inferred?.includes('dev') ? 'inferred' : 'seen', why: 'sound control requests are handled right after this device takes a chain', ref });
         return;
       case 'snd.config':
@@ -255,6 +262,22 @@ export class Platform {
         // the analyses that need them, not for the device model
         return;
     }
+  }
+
+  /**
+   * A chain left without completion at a reset (which drops it, VIRTIO §2.4) or at the end of the
+   * trace is lost if the device went on to complete chains it took later; otherwise it was merely
+   * still in flight.
+   */
+  private judgeUncompleted(v: VmModel, q: QueueState, p: Pending, when: 'reset' | 'end'): void {
+    if (q.lastCompletedOrdinal > p.ordinal) {
+      this.observe('vq.lost-request', v.name, q.dev, [p.pop], `chain ${p.elem} taken at line ${p.pop.src?.line ?? '?'} was never completed, yet later chains on this queue were`);
+      return;
+    }
+    const d = q.dev !== undefined ? v.devices.get(q.dev) : undefined;
+    if (!d) return;
+    if (when === 'reset') d.droppedAtReset++;
+    else d.inFlightAtEnd++;
   }
 
   /** Buffer directions each device type prescribes for its queues (VIRTIO §5.2.6, §5.3.6, §5.4.6). */
@@ -289,6 +312,20 @@ export class Platform {
     }
   }
 
+  /** A modern device is live only after DRIVER_OK (VIRTIO §3.1.1; legacy drivers may start earlier, §3.1.2). */
+  private beforeDriverOk(d: Device): boolean {
+    const s = d.status.current;
+    return s !== undefined && s.reset !== undefined && s.driverOk === undefined && s.failed === undefined && d.isModern();
+  }
+
+  private checkDriverOk(vm: string, dev: string | undefined, ref: Ref, what: string): void {
+    if (dev === undefined) return;
+    const d = this.device(vm, dev);
+    if (this.beforeDriverOk(d)) {
+      this.observe('vq.used-before-driver-ok', vm, dev, [ref], `${what} while the status is ${statusName(d.status.current?.value ?? 0)}`);
+    }
+  }
+
   private unattributed(e: Event): void {
     this.stats.add('attribution.unresolved', e.src?.file ?? '?', e.src?.line ?? 0, `${e.kind} names no device and follows no chain of a known device`);
   }
@@ -309,8 +346,8 @@ export class Platform {
     d.blk?.forget();
     for (const q of d.queues.values()) {
       const { dropped, pending } = q.reset();
-      d.droppedAtReset += dropped;
       for (const c of pending) this.emitSpan(v, q, c);
+      for (const p of dropped) this.judgeUncompleted(v, q, p, 'reset');
     }
   }
 
@@ -367,12 +404,7 @@ export class Platform {
     for (const v of this.vms.values()) {
       for (const q of v.queues.values()) {
         for (const c of q.drain()) this.emitSpan(v, q, c);
-        const d = q.dev !== undefined ? v.devices.get(q.dev) : undefined;
-        for (const p of q.inflight.values()) {
-          if (q.lastCompletedOrdinal > p.ordinal) {
-            this.observe('vq.lost-request', v.name, q.dev, [p.pop], `chain ${p.elem} taken at line ${p.pop.src?.line ?? '?'} was never completed, yet later chains on this queue were`);
-          } else if (d) d.inFlightAtEnd++;
-        }
+        for (const p of q.inflight.values()) this.judgeUncompleted(v, q, p, 'end');
       }
     }
   }

@@ -40,12 +40,12 @@ export const initOrder = defineRule({
 
 export const featuresBeforeFeaturesOk = defineRule({
   id: 'virtio.features-before-features-ok',
-  title: 'FEATURES_OK only after the driver wrote its features, and no feature writes after it',
+  title: 'Features written after DRIVER and before FEATURES_OK, none after',
   level: 'MUST',
   source: {
     spec: 'VIRTIO 1.3',
     where: '§3.1.1',
-    text: 'The driver writes the subset of device features it accepts before setting FEATURES_OK, and MUST NOT accept new feature bits after that step.',
+    text: 'After setting DRIVER the driver writes the subset of device features it accepts, then sets FEATURES_OK, and MUST NOT accept new feature bits after that step.',
   },
   scope: 'device',
   evaluate(_ctx, d) {
@@ -56,6 +56,9 @@ export const featuresBeforeFeaturesOk = defineRule({
     for (const s of sessions) {
       if (!s.wroteFeaturesBeforeFeaturesOk()) {
         return { verdict: 'FAIL', message: `driver session ${s.index + 1} set FEATURES_OK without writing any feature bits first`, evidence: [...firstRef(s.reset), s.featuresOk!] };
+      }
+      if (s.earlyFeatureWrites.length > 0) {
+        return { verdict: 'FAIL', message: `driver session ${s.index + 1} wrote feature bits before setting DRIVER`, evidence: s.earlyFeatureWrites.slice(0, 3) };
       }
       if (s.lateFeatureWrites.length > 0) {
         return { verdict: 'FAIL', message: `driver session ${s.index + 1} wrote feature bits after FEATURES_OK`, evidence: [s.featuresOk!, ...s.lateFeatureWrites.slice(0, 2)] };
@@ -95,6 +98,27 @@ export const version1 = defineRule({
         (legacy ? '; the driver uses legacy virtio-mmio registers (version 1): a legacy-only device is not a VIRTIO 1.x device' : '; a driver must accept it when offered, so the device did not offer it'),
       evidence: [...last.acc!.refs, ...firstRef(legacy ? d!.mmio!.versionEvidence : undefined)],
     };
+  },
+});
+
+export const liveAfterDriverOk = defineRule({
+  id: 'virtio.live-after-driver-ok',
+  title: 'Queues are used only after DRIVER_OK',
+  level: 'MUST',
+  source: {
+    spec: 'VIRTIO 1.3',
+    where: '§3.1.1, §2.1.2',
+    text: 'The driver MUST NOT notify the device before setting DRIVER_OK; the device MUST NOT consume buffers or send any used buffer notification to the driver before DRIVER_OK.',
+  },
+  scope: 'device',
+  evaluate(ctx, d) {
+    return failOnObservations(ctx, d!, ['vq.used-before-driver-ok', 'notify.before-driver-ok'], () => {
+      const live = d!.status.sessions.filter((s) => s.driverOk);
+      if (live.length === 0) return { verdict: 'NOT-OBSERVED', message: 'no session reached DRIVER_OK in the trace' };
+      const used = [...d!.queues.values()].some((q) => q.pops > 0 || q.notifies > 0);
+      if (!used) return { verdict: 'NOT-OBSERVED', message: 'no queue activity in the trace' };
+      return { verdict: 'PASS', message: `every notification and chain came after DRIVER_OK`, evidence: live.map((s) => s.driverOk!).slice(0, 2) };
+    });
   },
 });
 

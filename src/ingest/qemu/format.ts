@@ -8,7 +8,8 @@
 export type ArgValue = string | number;
 export type Args = Record<string, ArgValue>;
 
-type Conv = 'ptr' | 'dec' | 'hex' | 'str';
+/** udec: an unsigned conversion (%u, %zu): a minus sign there is a corrupt line, not a value */
+type Conv = 'ptr' | 'dec' | 'udec' | 'hex' | 'str';
 
 interface Slot {
   name: string;
@@ -66,7 +67,7 @@ export function compileDeclaration(decl: string): { name: string; format: Compil
     const spec = /^%[-+ #0]*\d*(?:\.\d+)?(hh|h|ll|l|z|j|t)?([diouxXps])/.exec(fmt.slice(i));
     if (!spec) throw new Error(`unsupported conversion at "${fmt.slice(i)}" in ${decl}`);
     const t = spec[2]!;
-    const conv: Conv = t === 'p' ? 'ptr' : t === 's' ? 'str' : t === 'x' || t === 'X' ? 'hex' : 'dec';
+    const conv: Conv = t === 'p' ? 'ptr' : t === 's' ? 'str' : t === 'x' || t === 'X' ? 'hex' : t === 'u' ? 'udec' : 'dec';
     const argName = argNames[slots.length];
     if (argName === undefined) throw new Error(`more conversions than arguments in ${decl}`);
     literals.push(lit);
@@ -118,7 +119,7 @@ export function parseArgs(f: CompiledFormat, text: string): Args | undefined {
         // up to 13 hex digits (52 bits) is an exact number; wider values (feature words) stay text
         out[slot.name] = digits.length <= 13 ? parseInt(digits, 16) : '0x' + digits;
       } else {
-        if (text.charCodeAt(end) === 45) end++; // '-'
+        if (slot.conv === 'dec' && text.charCodeAt(end) === 45) end++; // '-'
         const digits = end;
         while (end < text.length && isDigit(text.charCodeAt(end))) end++;
         if (end === digits) return undefined;

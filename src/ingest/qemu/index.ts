@@ -94,6 +94,8 @@ class QemuLineParser implements LineParser {
     if (!/^[a-z_][a-z0-9_]*$/.test(name)) return 'no event name';
     const ev = COMPILED.get(name);
     if (ev === undefined) {
+      // QEMU's event names all have an underscore; a bare word at the start of a line is not one
+      if (nameStart === 0 && !name.includes('_')) return 'not a QEMU trace event line';
       this.stats.add('event.unknown', this.info.file, lineNo, name, name);
       return undefined;
     }
@@ -135,6 +137,14 @@ class QemuLineParser implements LineParser {
     if (fields === null) {
       this.stats.add('event.ignored', this.info.file, lineNo, name, name);
       return undefined;
+    }
+    for (const k in fields) {
+      const v = (fields as Record<string, unknown>)[k];
+      // only a backend's return code may be negative; a negative size or index is a corrupt line
+      if (typeof v === 'number' && v < 0 && k !== 'ret') {
+        this.stats.add('event.invalid', this.info.file, lineNo, `${name}: ${k} ${v} cannot be negative: line dropped`);
+        return undefined;
+      }
     }
     const e = fields as Event;
     e.ts = ts;

@@ -41,6 +41,8 @@ export class Session {
   readonly orderProblems: OrderProblem[] = [];
   readonly clearedBits: OrderProblem[] = [];
   readonly lateFeatureWrites: Ref[] = [];
+  /** feature words written before DRIVER was set */
+  readonly earlyFeatureWrites: Ref[] = [];
   featuresOk?: Ref;
   driverOk?: Ref;
   failed?: Ref;
@@ -77,18 +79,25 @@ export class Session {
   }
 }
 
-/** Bits that must already be set (or be set by the same write) when a bit is set, VIRTIO §3.1.1. */
-function prerequisites(bit: number, modern: boolean): number {
+/**
+ * The steps of VIRTIO §3.1.1 that must come before setting a bit: `set` bits must be set by then
+ * (the same write may set ACKNOWLEDGE and DRIVER together, as SeaBIOS does: no step lies between
+ * them); `earlier` bits must have been set by an earlier write, because a step lies between them
+ * (feature negotiation before FEATURES_OK, device setup before DRIVER_OK).
+ */
+function prerequisites(bit: number, modern: boolean): { set: number; earlier: number } {
   switch (bit) {
     case STATUS.DRIVER:
-      return STATUS.ACKNOWLEDGE;
+      return { set: STATUS.ACKNOWLEDGE, earlier: 0 };
     case STATUS.FEATURES_OK:
-      return STATUS.ACKNOWLEDGE | STATUS.DRIVER;
+      return { set: STATUS.ACKNOWLEDGE | STATUS.DRIVER, earlier: STATUS.DRIVER };
     case STATUS.DRIVER_OK:
       // legacy drivers have no FEATURES_OK step (VIRTIO §3.1.2)
-      return STATUS.ACKNOWLEDGE | STATUS.DRIVER | (modern ? STATUS.FEATURES_OK : 0);
+      return modern
+        ? { set: STATUS.ACKNOWLEDGE | STATUS.DRIVER | STATUS.FEATURES_OK, earlier: STATUS.FEATURES_OK }
+        : { set: STATUS.ACKNOWLEDGE | STATUS.DRIVER, earlier: STATUS.DRIVER };
     default:
-      return 0;
+      return { set: 0, earlier: 0 };
   }
 }
 
@@ -125,9 +134,13 @@ export class StatusTracker {
     if (s.reset === undefined && prev === 0) return; // joined midway: earlier writes unseen
     for (const bit of [STATUS.DRIVER, STATUS.FEATURES_OK, STATUS.DRIVER_OK]) {
       if ((added & bit) === 0) continue;
-      const missing = prerequisites(bit, modern()) & ~value;
-      if (missing !== 0) {
-        s.orderProblems.push({ ref, detail: `${statusName(bit)} set (status 0x${value.toString(16)}) before ${statusName(missing)}` });
+      const need = prerequisites(bit, modern());
+      const missing = need.set & ~value;
+      const sameWrite = need.earlier & added;
+      const v = `status 0x${value.toString(16)}`;
+      if (missing !== 0) s.orderProblems.push({ ref, detail: `${statusName(bit)} set (${v}) before ${statusName(missing)}` });
+      else if (sameWrite !== 0) {
+        s.orderProblems.push({ ref, detail: `${statusName(bit)} set (${v}) in the same write as ${statusName(sameWrite)}, with no step between them` });
       }
     }
     if ((added & STATUS.ACKNOWLEDGE) !== 0 && (added & STATUS.DRIVER) !== 0) s.combinedAckDriver ??= ref;
@@ -140,6 +153,7 @@ export class StatusTracker {
     const s = this.current;
     if (!s) return;
     if (s.featuresOk) s.lateFeatureWrites.push(ref);
+    if ((s.value & STATUS.DRIVER) === 0) s.earlyFeatureWrites.push(ref);
     s.featureWords.push({ sel, value, ref });
   }
 }

@@ -101,9 +101,10 @@ export class QueueState {
     return done;
   }
 
-  /** At a device reset the device forgets every chain (VIRTIO §2.4): nothing left to complete. */
-  reset(): { dropped: number; pending: Completed[] } {
-    const dropped = this.inflight.size;
+  /** At a device reset the device forgets every chain (VIRTIO §2.4): nothing left to complete.
+   *  Returns the chains it dropped, for the caller to judge, and the completed ones still held. */
+  reset(): { dropped: Pending[]; pending: Completed[] } {
+    const dropped = [...this.inflight.values()];
     this.inflight.clear();
     this.lastFill.clear();
     const pending = [...this.unflushed, ...this.unnotified];

@@ -1,0 +1,263 @@
+/**
+ * virtio-gpu command latency from both sides. The guest: virtio_gpu_cmd_queue (after the
+ * vq_add_sgs that placed it, same CPU) to virtio_gpu_cmd_response (after the vq_get_buf returning
+ * its token). QEMU: the chain it popped to the used element it wrote; its virtio_gpu_cmd_* events
+ * name the command when it processes it, and it processes a queue's chains in the order it popped
+ * them (it pops everything available first), so the n-th command event of a queue belongs to the
+ * n-th chain popped and not yet processed. The two sides meet in ring order: the device takes the
+ * available ring in the order the driver filled it, so each chain QEMU pops from the queue a guest
+ * virtioN maps to is the oldest command the guest queued there and QEMU has not taken yet.
+ */
+import { gpuCodeName } from '../../model/devices/gpu-codes.ts';
+import type { Event, EventOf } from '../../model/events.ts';
+import { refOf, type Ref } from '../../model/observations.ts';
+import type { TableDecl } from '../../perf/tables.ts';
+import type { Analysis, AnalysisContext, RowSink } from '../analysis.ts';
+import { HostChains, type HostChain } from '../host-chains.ts';
+import { GPU_COMMANDS } from './tables.ts';
+
+interface GuestCmd {
+  gdev: string;
+  queue: number;
+  type: number;
+  queued: Ref;
+  token?: string;
+  kick?: Ref;
+  notify?: Ref;
+  host?: HostCmd;
+  interrupt?: Ref;
+  getBuf?: Ref;
+}
+
+interface HostCmd {
+  chain: HostChain;
+  process?: Ref;
+  type?: number;
+  guest?: GuestCmd;
+}
+
+function push<K, V>(m: Map<K, V[]>, k: K, v: V): void {
+  const l = m.get(k);
+  if (l) l.push(v);
+  else m.set(k, [v]);
+}
+
+class VmState {
+  readonly toHost: Map<string, string>;
+  readonly toGuest: Map<string, string>;
+  /** the last buffer each CPU added, for the command event that follows it */
+  readonly lastAdd = new Map<number | undefined, EventOf<'vq.add'>>();
+  readonly byToken = new Map<string, GuestCmd>();
+  /** per guest queue: queued and not kicked; queued and not taken by QEMU; not answered; taken back by the driver */
+  readonly unkicked = new Map<string, GuestCmd[]>();
+  readonly unpopped = new Map<string, GuestCmd[]>();
+  readonly unanswered = new Map<string, GuestCmd[]>();
+  readonly reclaimed = new Map<string, GuestCmd[]>();
+  readonly lastInterrupt = new Map<string, Ref>();
+  /** per host queue: kicked, awaiting QEMU's notify; popped, awaiting processing */
+  readonly awaitingNotify = new Map<string, GuestCmd[]>();
+  /** QEMU's last kick per queue: the envelope's own pairs land on the same ns as the guest's kick, and may precede it */
+  readonly lastHostKick = new Map<string, Ref>();
+  readonly unprocessed = new Map<string, HostCmd[]>();
+
+  constructor(
+    readonly name: string,
+    map: { guest: string; host: string }[],
+  ) {
+    this.toHost = new Map(map.map((m) => [m.guest, m.host]));
+    this.toGuest = new Map(map.map((m) => [m.host, m.guest]));
+  }
+}
+
+class GpuRun {
+  private readonly vms = new Map<string, VmState>();
+  private readonly chains: HostChains;
+  private readonly hostOf = new Map<HostChain, HostCmd>();
+  private nextId = 0;
+
+  constructor(
+    ctx: AnalysisContext,
+    private readonly sink: RowSink,
+  ) {
+    for (const g of ctx.alignments) this.vms.set(g.vm, new VmState(g.vm, g.alignment.available ? g.alignment.deviceMap : []));
+    this.chains = new HostChains(ctx.platform, { pop: (c) => this.onPop(c), fill: (c) => this.onFill(c) });
+  }
+
+  private vm(name: string): VmState {
+    let v = this.vms.get(name);
+    if (!v) this.vms.set(name, (v = new VmState(name, [])));
+    return v;
+  }
+
+  onEvents(batch: Event[]): void {
+    for (const e of batch) {
+      if (e.view === 'guest') this.guest(e);
+      else {
+        this.chains.onEvent(e);
+        this.host(e);
+      }
+    }
+  }
+
+  // ---- host -----------------------------------------------------------------------------------
+
+  private host(e: Event): void {
+    if (e.kind === 'notify.avail' && e.dev !== undefined) {
+      const v = this.vms.get(e.vm ?? '');
+      v?.lastHostKick.set(`${e.dev}#${e.queue}`, refOf(e));
+      const waiting = v?.awaitingNotify.get(`${e.dev}#${e.queue}`);
+      if (!waiting) return;
+      for (const c of waiting) c.notify ??= refOf(e);
+      v!.awaitingNotify.delete(`${e.dev}#${e.queue}`);
+    } else if (e.kind === 'gpu.cmd' && e.phase === 'process' && e.dev !== undefined) {
+      const v = this.vm(e.vm ?? '');
+      // QEMU's cursor events carry their queue; the rest are control-queue commands
+      const h = v.unprocessed.get(`${e.dev}#${e.queue ?? 0}`)?.shift();
+      if (!h) return;
+      h.process = refOf(e);
+      h.type = e.type;
+    }
+  }
+
+  private onPop(c: HostChain): void {
+    if (c.dev === undefined || c.queue === undefined) return;
+    const v = this.vm(c.vm);
+    const h: HostCmd = { chain: c };
+    const gdev = v.toGuest.get(c.dev);
+    const g = gdev !== undefined ? v.unpopped.get(`${gdev}#${c.queue}`)?.shift() : undefined;
+    if (g) {
+      g.host = h;
+      h.guest = g;
+    }
+    // only GPU chains are ever processed; the others leave at their fill
+    push(v.unprocessed, `${c.dev}#${c.queue}`, h);
+    this.hostOf.set(c, h);
+  }
+
+  private onFill(c: HostChain): void {
+    const h = this.hostOf.get(c);
+    if (!h) return;
+    this.hostOf.delete(c);
+    const v = this.vm(c.vm);
+    const list = v.unprocessed.get(`${c.dev}#${c.queue}`);
+    if (list?.includes(h)) list.splice(list.indexOf(h), 1);
+    // a command the guest's trace does not show (before or after it): the host's view alone
+    if (h.type !== undefined && !h.guest) this.write(v, undefined, h, undefined);
+  }
+
+  // ---- guest ----------------------------------------------------------------------------------
+
+  private guest(e: Event): void {
+    const v = this.vm(e.vm ?? '');
+    const ref = refOf(e);
+    switch (e.kind) {
+      case 'vq.add':
+        v.lastAdd.set(e.cpu, e);
+        return;
+      case 'gpu.cmd': {
+        if (e.dev === undefined) return;
+        const gq = `${e.dev}#${e.queue ?? 0}`;
+        if (e.phase === 'queue') {
+          const cmd: GuestCmd = { gdev: e.dev, queue: e.queue ?? 0, type: e.type, queued: ref };
+          const add = v.lastAdd.get(e.cpu);
+          if (add && add.dev === e.dev && add.queue === cmd.queue && !v.byToken.has(add.token)) {
+            cmd.token = add.token;
+            v.byToken.set(add.token, cmd);
+          }
+          push(v.unkicked, gq, cmd);
+          push(v.unpopped, gq, cmd);
+          push(v.unanswered, gq, cmd);
+        } else if (e.phase === 'response') {
+          // responses follow the order the driver took the buffers back in; without its probes, the queue's order
+          const cmd = v.reclaimed.get(gq)?.shift() ?? v.unanswered.get(gq)?.[0];
+          if (!cmd) return;
+          const list = v.unanswered.get(gq)!;
+          list.splice(list.indexOf(cmd), 1);
+          this.write(v, cmd, cmd.host, { ref, type: e.type });
+        }
+        return;
+      }
+      case 'notify.avail': {
+        const host = e.dev !== undefined ? v.toHost.get(e.dev) : undefined;
+        for (const c of v.unkicked.get(`${e.dev}#${e.queue}`) ?? []) {
+          c.kick = ref;
+          if (host === undefined) continue;
+          const same = v.lastHostKick.get(`${host}#${e.queue}`);
+          if (same && same.ts >= ref.ts) c.notify = same;
+          else push(v.awaitingNotify, `${host}#${e.queue}`, c);
+        }
+        v.unkicked.delete(`${e.dev}#${e.queue}`);
+        return;
+      }
+      case 'notify.used':
+        v.lastInterrupt.set(`${e.dev}#${e.queue}`, ref);
+        return;
+      case 'vq.get_buf': {
+        const cmd = v.byToken.get(e.token);
+        if (!cmd) return;
+        v.byToken.delete(e.token);
+        cmd.getBuf = ref;
+        const irq = v.lastInterrupt.get(`${cmd.gdev}#${cmd.queue}`);
+        const after = cmd.host?.chain.used?.ts ?? cmd.host?.chain.fill?.ts ?? cmd.queued.ts;
+        if (irq && irq.ts >= after) cmd.interrupt = irq;
+        push(v.reclaimed, `${cmd.gdev}#${cmd.queue}`, cmd);
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  // ---- output ---------------------------------------------------------------------------------
+
+  private write(v: VmState, g: GuestCmd | undefined, h: HostCmd | undefined, resp: { ref: Ref; type: number } | undefined): void {
+    const c = h?.chain;
+    // QEMU saw the command when it took its chain, whether or not it logged the command's own event
+    const hostSeen = c !== undefined;
+    const type = g?.type ?? h!.type!;
+    this.sink.add(GPU_COMMANDS, {
+      cmd_id: this.nextId++,
+      vm: v.name,
+      guest_dev: g?.gdev ?? null,
+      host_dev: c?.dev ?? (g ? v.toHost.get(g.gdev) : undefined) ?? null,
+      queue: g?.queue ?? c?.queue ?? null,
+      type,
+      type_name: gpuCodeName(type),
+      resp_type: resp?.type ?? null,
+      resp_name: resp ? gpuCodeName(resp.type) : null,
+      seen: g && hostSeen ? 'both' : g ? 'guest' : 'host',
+      type_match: g && h?.type !== undefined ? g.type === h.type : null,
+      t_queue: g?.queued.ts ?? null,
+      t_kick: g?.kick?.ts ?? null,
+      t_notify: g && c ? (g.notify?.ts ?? null) : null,
+      t_pop: c?.pop.ts ?? null,
+      t_process: h?.process?.ts ?? null,
+      t_fill: c?.fill?.ts ?? null,
+      t_used: c?.used?.ts ?? null,
+      t_irq: c?.irq?.ts ?? null,
+      t_interrupt: g?.interrupt?.ts ?? null,
+      t_get_buf: g?.getBuf?.ts ?? null,
+      t_response: resp?.ref.ts ?? null,
+      guest_ns: g && resp ? resp.ref.ts - g.queued.ts : null,
+      host_ns: hostSeen && c?.fill ? c.fill.ts - c.pop.ts : null,
+      guest_file: g?.queued.src?.file ?? null,
+      queue_line: g?.queued.src?.line ?? null,
+      host_file: c?.pop.src?.file ?? null,
+      process_line: h?.process?.src?.line ?? null,
+    });
+  }
+
+  finish(): void {
+    for (const v of this.vms.values()) {
+      // commands the guest queued and never saw answered
+      for (const list of v.unanswered.values()) for (const g of list) this.write(v, g, g.host, undefined);
+      v.unanswered.clear();
+    }
+  }
+}
+
+export const gpuAnalysis: Analysis = {
+  name: 'gpu',
+  tables: [GPU_COMMANDS] as TableDecl<never>[],
+  start: (ctx, sink) => new GpuRun(ctx, sink),
+};

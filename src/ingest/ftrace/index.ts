@@ -1,0 +1,103 @@
+/**
+ * The guest kernel's own trace: Linux ftrace text (tracefs `trace` with or without its `# tracer`
+ * header, or `trace-cmd report`), plain or gzip. Every event is the guest's view (`view: 'guest'`):
+ * the host device model skips them and the cross-layer analyses pair them with the host's.
+ *
+ * Time: the timestamp column is seconds on the guest's trace clock (`tai` in the bundled captures:
+ * Unix seconds, like QEMU's); `ts` counts ns from the whole second of the first event.
+ */
+import type { Event } from '../../model/events.ts';
+import type { Adapter, LineParser, OpenOptions, OpenedSource, SourceInfo } from '../adapter.ts';
+import { readLineSource } from '../adapter.ts';
+import type { Stats } from '../stats.ts';
+import { FTRACE_EVENTS } from './parse.ts';
+import { looksLikeFtrace, tokenize } from './tokenize.ts';
+
+export { shiftTimestamp, tokenize } from './tokenize.ts';
+
+/** Backward steps longer than this are a corrupt timestamp, not per-CPU buffers merging. */
+const MAX_BACKWARD_NS = 1e9;
+/** Forward jumps longer than this are a corrupt timestamp (a day). */
+const MAX_FORWARD_NS = 86_400e9;
+
+export const ftraceAdapter: Adapter = {
+  name: 'ftrace',
+  description: "Linux ftrace text (tracefs 'trace' file or 'trace-cmd report'), the guest kernel's view, plain or gzip",
+  sniff: looksLikeFtrace,
+  open(opts: OpenOptions): OpenedSource {
+    const info: SourceInfo = {
+      file: opts.file, format: 'ftrace', view: 'guest', vm: opts.vm,
+      originNs: 0n, timed: true, events: 0, lines: 0,
+    };
+    return { info, batches: readLineSource(info, new FtraceLineParser(info, opts.stats), opts.stats, opts.keepRaw) };
+  },
+};
+
+export class FtraceLineParser implements LineParser {
+  private originSec = -1;
+  private lastTs = 0;
+  private seenTime = false;
+  /** driver tokens in flight: a vq_get_buf names only its token, the add that gave it names the queue */
+  private readonly tokens = new Map<string, { dev: string; queue: number }>();
+
+  constructor(
+    private readonly info: SourceInfo,
+    private readonly stats: Stats,
+  ) {}
+
+  parseLine(line: string, lineNo: number, out: Event[]): string | undefined {
+    const t = tokenize(line);
+    if (t.kind === 'blank') return undefined;
+    if (t.kind === 'bad') return t.why;
+    if (t.kind === 'lost') {
+      this.stats.add('events.lost', this.info.file, lineNo, `CPU ${t.cpu}: ${t.count ?? 'some'} events lost by the tracer`);
+      return undefined;
+    }
+    const r = t.rec;
+    if (!Number.isSafeInteger(r.sec)) return 'bad timestamp';
+    if (this.originSec < 0) {
+      this.originSec = r.sec;
+      this.info.originNs = BigInt(r.sec) * 1_000_000_000n;
+    }
+    const ts = (r.sec - this.originSec) * 1e9 + r.ns;
+    if (!this.seenTime) {
+      this.seenTime = true;
+      this.lastTs = ts;
+    } else if (ts < this.lastTs - MAX_BACKWARD_NS || ts > this.lastTs + MAX_FORWARD_NS) {
+      this.stats.add('event.invalid', this.info.file, lineNo, `timestamp jumps ${((ts - this.lastTs) / 1e9).toFixed(3)} s from the line before: line dropped`);
+      return undefined;
+    } else if (ts < this.lastTs) {
+      this.stats.add('time.backwards', this.info.file, lineNo, `${((this.lastTs - ts) / 1e3).toFixed(0)} µs earlier than the line before`);
+    } else this.lastTs = ts;
+
+    const mapper = FTRACE_EVENTS[r.event];
+    if (mapper === undefined) {
+      this.stats.add('event.unknown', this.info.file, lineNo, r.event, r.event);
+      return undefined;
+    }
+    const fields = mapper === null ? null : mapper(r.args);
+    if (typeof fields === 'string') return `${r.event}: ${fields}`;
+    if (fields === null) {
+      this.stats.add('event.ignored', this.info.file, lineNo, r.event, r.event);
+      return undefined;
+    }
+    const e = fields as Event;
+    e.ts = ts;
+    e.vm = this.info.vm;
+    e.view = 'guest';
+    e.cpu = r.cpu;
+    e.src = { file: this.info.file, line: lineNo };
+    if (e.kind === 'vq.add') this.tokens.set(e.token, { dev: e.dev!, queue: e.queue });
+    else if (e.kind === 'vq.get_buf') {
+      const q = this.tokens.get(e.token);
+      if (q) {
+        this.tokens.delete(e.token);
+        e.dev = q.dev;
+        e.queue = q.queue;
+        e.inferred = ['dev', 'queue'];
+      }
+    }
+    out.push(e);
+    return undefined;
+  }
+}

@@ -1,0 +1,182 @@
+/**
+ * Verdicts on every bundled real trace, and FAIL cases made by editing a real trace. The expected
+ * verdicts come from reading the traces (see the comments), not from running the tool.
+ */
+import { describe, expect, it } from 'vitest';
+import type { Report } from '../src/api/report.ts';
+import { ARM64_VIRT, MICROVM_LEGACY, MICROVM_MODERN, Q35_PCI, lineOf, lines, reportOf, tempDir, vdevOf, verdict, writeTrace } from './helpers.ts';
+
+const byDev = (r: Report, dev: string) => Object.fromEntries(r.findings.filter((f) => f.dev === dev).map((f) => [f.rule, f.verdict]));
+
+describe('microvm-modern (virtio-mmio v2, QEMU 7.2, Linux 6.1)', async () => {
+  const r = await reportOf([MICROVM_MODERN]);
+  const ls = lines(MICROVM_MODERN);
+  // virtio_blk_* lines name the block device; virtio_rng_* the entropy device
+  const blk = vdevOf(ls, /virtio_blk_handle_write/);
+  const rng = vdevOf(ls, /virtio_rng_request/);
+
+  it('knows each device: blk and rng seen, net and console inferred', () => {
+    const t = Object.fromEntries(r.devices.map((d) => [d.dev, `${d.type}/${d.type_how}`]));
+    expect(t[blk]).toBe('blk/seen');
+    expect(t[rng]).toBe('rng/seen');
+    expect(Object.values(t).sort()).toEqual(['blk/seen', 'console/inferred', 'net/inferred', 'rng/seen']);
+    expect(r.devices.every((d) => d.transport === 'mmio' && d.mmio_version === 2)).toBe(true);
+  });
+
+  it('passes every requirement it can see', () => {
+    // each device: status writes 0x0 (reset) then 0x1, 0x3, 0xb, 0xf (lines 'virtio_set_status ... val 1/3/11/15');
+    // DriverFeatures written between val 3 and val 11 (offset 0x20 writes); word 1 = 0x1 (VERSION_1);
+    // blk word 0 = 0x30006e54 has bits 9 FLUSH, 11 CONFIG_WCE, 13 DISCARD, 14 WRITE_ZEROES;
+    // net word 0 = 0x30af802c has bits 3 MTU, 5 MAC, 23 CTRL_MAC_ADDR (host_mtu=1500 offered MTU).
+    expect(ls.some((l) => l.endsWith('offset 0x20 value 0x30006e54'))).toBe(true);
+    expect(ls.some((l) => l.endsWith('offset 0x20 value 0x30af802c'))).toBe(true);
+    expect(r.summary.fail).toBe(0);
+    expect(r.summary.not_observed).toBe(0);
+    for (const rule of ['AVPS-v2.0-5', 'AVPS-v2.0-6', 'AVPS-v2.0-7', 'AVPS-v2.0-7b']) expect(verdict(r, rule)).toEqual(['PASS']);
+    for (const rule of ['AVPS-v2.0-8', 'AVPS-v2.0-10', 'AVPS-v2.0-11', 'AVPS-v2.0-12', 'AVPS-v2.0-13']) expect(verdict(r, rule)).toEqual(['PASS']);
+    // the rng answered the 5 requests of 'dd if=/dev/hwrng bs=64 count=1' and boot-time seeding with 320 bytes
+    const pushed = ls.filter((l) => l.includes('virtio_rng_pushed')).map((l) => Number(/: (\d+) bytes pushed/.exec(l)![1]));
+    expect(pushed.reduce((a, b) => a + b, 0)).toBe(320);
+    expect(r.findings.find((f) => f.rule === 'AVPS-v2.0-40')!.message).toContain('320 bytes');
+    expect(byDev(r, rng)['AVPS-v2.0-41']).toBe('PASS');
+  });
+
+  it('says where it inferred: device types, MMIO attribution, request types', () => {
+    // QEMU 7.2 logs no FLUSH or DISCARD: the fsync's flush and blkdiscard's discard are one each
+    expect(r.inferred_ops).toEqual([
+      { vm: 'microvm-modern', dev: blk, op: 'discard_or_write_zeroes', n: 1 },
+      { vm: 'microvm-modern', dev: blk, op: 'flush', n: 1 },
+    ]);
+    const mmioLines = ls.filter((l) => /virtio_mmio_(read|write_offset|setting_irq|queue_write)/.test(l)).length;
+    const inferred = r.devices.reduce((a, d) => a + d.inferred_events, 0);
+    // every MMIO line is attributed (by inference), plus the console control lines that follow a pop
+    expect(inferred).toBeGreaterThanOrEqual(mmioLines);
+    expect(r.stats.find((s) => s.name === 'attribution.unresolved')!.count).toBe(2); // lines 2-3, before any driver
+  });
+});
+
+describe('microvm-legacy (virtio-mmio version 1)', async () => {
+  const r = await reportOf([MICROVM_LEGACY]);
+  const ls = lines(MICROVM_LEGACY);
+
+  it('fails VERSION_1 for every device: the driver writes GuestPageSize and feature word 1 = 0', () => {
+    // 'offset 0x28 value 0x1000' (GuestPageSize) exists only in legacy virtio-mmio; every device's
+    // DriverFeaturesSel=1 write is followed by DriverFeatures 0x0.
+    expect(ls.filter((l) => l.endsWith('offset 0x28 value 0x1000')).length).toBe(4);
+    expect(verdict(r, 'virtio.version-1')).toEqual(['FAIL', 'FAIL', 'FAIL', 'FAIL']);
+    const blkFinding = r.findings.find((f) => f.rule === 'virtio.version-1' && f.dev_type === 'blk')!;
+    expect(blkFinding.message).toMatch(/legacy virtio-mmio registers \(version 1\)/);
+    expect(blkFinding.evidence.some((e) => e.raw?.endsWith('offset 0x28 value 0x1000'))).toBe(true);
+    expect(r.summary.must_failures).toBe(4);
+  });
+
+  it('judges no FEATURES_OK step for legacy drivers (0x1, 0x3, 0x7)', () => {
+    expect(verdict(r, 'virtio.init-order')).toEqual(['PASS', 'PASS', 'PASS', 'PASS']);
+    expect(verdict(r, 'virtio.features-before-features-ok')).toEqual(['NOT-OBSERVED', 'NOT-OBSERVED', 'NOT-OBSERVED', 'NOT-OBSERVED']);
+    // the blk features are still visible in word 0 (0x30006e54), so the AVPS flags pass
+    expect(verdict(r, 'AVPS-v2.0-5')).toEqual(['PASS']);
+  });
+});
+
+describe('q35-pci (virtio-pci: QEMU 7.2 logs no feature words)', async () => {
+  const r = await reportOf([Q35_PCI]);
+
+  it('leaves every feature requirement NOT-OBSERVED, never PASS', () => {
+    for (const rule of ['AVPS-v2.0-5', 'AVPS-v2.0-6', 'AVPS-v2.0-7', 'AVPS-v2.0-7b', 'AVPS-v2.0-10', 'AVPS-v2.0-11', 'AVPS-v2.0-12', 'AVPS-v2.0-13', 'virtio.version-1']) {
+      expect(verdict(r, rule).every((v) => v === 'NOT-OBSERVED')).toBe(true);
+    }
+    expect(r.summary.fail).toBe(0);
+  });
+
+  it('sees SeaBIOS and Linux drive the block device: 0x3 in one write, then 0x1, 0x3, 0xb, 0xf', () => {
+    const f = r.findings.find((x) => x.rule === 'virtio.init-order' && x.dev_type === 'blk')!;
+    expect(f.verdict).toBe('PASS');
+    expect(f.message).toMatch(/2 driver session\(s\) in order: 0x3 → 0xb → 0xf; 0x1 → 0x3 → 0xb → 0xf/);
+    expect(f.message).toMatch(/sets ACKNOWLEDGE and DRIVER in one write/);
+  });
+
+  it('names device types from QEMU\'s msix_write_config names, marked inferred', () => {
+    const net = r.devices.find((d) => d.type === 'net')!;
+    expect(net.type_how).toBe('inferred');
+    expect(net.type_why).toMatch(/virtio-net-pci/);
+    expect(r.devices.every((d) => d.transport === 'pci')).toBe(true);
+  });
+});
+
+describe('arm64-virt (device tree platform, virtio-mmio v2)', async () => {
+  const r = await reportOf([ARM64_VIRT]);
+  it('passes like microvm-modern: same guest workload, same QEMU devices', () => {
+    expect(r.summary).toMatchObject({ fail: 0, not_observed: 0 });
+    expect(r.devices.map((d) => d.type).sort()).toEqual(['blk', 'console', 'net', 'rng']);
+  });
+});
+
+describe('FAIL cases made by editing microvm-modern', () => {
+  const ls = lines(MICROVM_MODERN);
+  const blk = vdevOf(ls, /virtio_blk_handle_write/);
+
+  it('drop a status write: DRIVER and FEATURES_OK in one write, features negotiated before DRIVER', async () => {
+    // remove the blk driver's 'write 0x70 value 0x3' and its echo 'virtio_set_status <blk> val 3'
+    const echo = lineOf(ls, new RegExp(`virtio_set_status vdev ${blk} val 3$`));
+    expect(ls[echo - 2]).toMatch(/offset 0x70 value 0x3$/);
+    const edited = ls.filter((_, i) => i !== echo - 1 && i !== echo - 2);
+    const r = await reportOf([writeTrace(tempDir(), 'no-driver-bit.trace', edited)]);
+    const f = r.findings.find((x) => x.rule === 'virtio.init-order' && x.dev === blk)!;
+    expect(f.verdict).toBe('FAIL');
+    expect(f.message).toBe('driver session 1: FEATURES_OK set (status 0xb) in the same write as DRIVER, with no step between them');
+    const g = r.findings.find((x) => x.rule === 'virtio.features-before-features-ok' && x.dev === blk)!;
+    expect(g.verdict).toBe('FAIL');
+    expect(g.message).toBe('driver session 1 wrote feature bits before setting DRIVER');
+    expect(r.summary.must_failures).toBe(2);
+  });
+
+  it('drop a completion: the used index runs ahead, and a chain is never completed', async () => {
+    // the first blk read: pop, handle_read, ..., fill, flush. Without the fill, the flush publishes
+    // one element nothing completed, and the chain stays in flight while later ones complete.
+    const fill = lineOf(ls, /virtqueue_fill .* len 4097 idx 0/);
+    const r = await reportOf([writeTrace(tempDir(), 'no-fill.trace', ls.filter((_, i) => i !== fill - 1))]);
+    expect(byDev(r, blk)['virtio.vq.used-not-more-than-taken']).toBe('FAIL');
+    const once = r.findings.find((x) => x.rule === 'virtio.vq.completed-once' && x.dev === blk)!;
+    expect(once.verdict).toBe('FAIL');
+    expect(once.message).toMatch(/taken again while in flight|never completed/);
+  });
+
+  it('complete twice: the same fill logged again', async () => {
+    const fill = lineOf(ls, /virtqueue_fill .* len 4097 idx 0/);
+    const edited = [...ls.slice(0, fill), ls[fill - 1]!, ...ls.slice(fill)];
+    const r = await reportOf([writeTrace(tempDir(), 'twice.trace', edited)]);
+    const f = r.findings.find((x) => x.rule === 'virtio.vq.completed-once' && x.dev === blk)!;
+    expect(f.verdict).toBe('FAIL');
+    expect(f.message).toMatch(/completed at line \d+ and again here/);
+    expect(f.evidence.map((e) => e.line)).toEqual([fill, fill + 1]);
+  });
+
+  it('a completion of a chain never taken', async () => {
+    const fill = lineOf(ls, /virtqueue_fill .* len 4097 idx 0/);
+    const edited = [...ls];
+    edited[fill - 1] = edited[fill - 1]!.replace(/elem 0x[0-9a-f]+/, 'elem 0xdeadbeef');
+    const r = await reportOf([writeTrace(tempDir(), 'stray.trace', edited)]);
+    expect(byDev(r, blk)['virtio.vq.no-completion-without-request']).toBe('FAIL');
+  });
+
+  it('clear a feature bit: DISCARD missing from what Linux accepted means the device did not offer it', async () => {
+    // 0x30006e54 without bit 13 (0x2000) = 0x30004e54
+    const edited = ls.map((l) => l.replace(/offset 0x20 value 0x30006e54$/, 'offset 0x20 value 0x30004e54'));
+    const dir = tempDir();
+    const file = writeTrace(dir, 'no-discard.trace', edited);
+    const r = await reportOf([file]);
+    const f = r.findings.find((x) => x.rule === 'AVPS-v2.0-7')!;
+    expect(f.verdict).toBe('FAIL');
+    expect(f.message).toMatch(/VIRTIO_BLK_F_DISCARD \(bit 13\) is not in the features the driver accepted \(0x130004e54\); assuming the driver is Linux/);
+    expect(verdict(r, 'AVPS-v2.0-5')).toEqual(['PASS']);
+    // without assuming a driver the trace does not prove the device lacks the feature
+    const none = await reportOf([file], { assumeDriver: 'none' });
+    expect(verdict(none, 'AVPS-v2.0-7')).toEqual(['NOT-OBSERVED']);
+  });
+
+  it('a queue size above QueueNumMax', async () => {
+    const edited = ls.map((l, i) => (i === lineOf(ls, /mmio_queue write 0x400 max 1024/) - 1 ? l.replace('max 1024', 'max 256') : l));
+    const r = await reportOf([writeTrace(tempDir(), 'too-big.trace', edited)]);
+    expect(byDev(r, blk)['virtio.vq.queue-size']).toBe('FAIL');
+  });
+});
