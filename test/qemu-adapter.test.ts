@@ -147,6 +147,20 @@ describe('bad input', () => {
     expect(invalid.samples.find((s) => s.line === back + 1)!.detail).toMatch(/timestamp jumps -4\.\d+ s/);
   });
 
+  it('one line stamped far ahead is reported, and the lines after it are not lost', async () => {
+    const dir = tempDir();
+    const ls = [...good];
+    const i = ls.findIndex((l) => l.includes('virtio_blk_handle_write'));
+    ls[i] = ls[i]!.replace(/@(\d+)\./, (_m, sec) => `@${Number(sec) + 700}.`);
+    const file = writeTrace(dir, 'ahead.trace', ls);
+    const { events, stats } = await readAll(file);
+    const invalid = stats.list().find((s) => s.name === 'event.invalid')!;
+    expect(invalid.count).toBe(1);
+    expect(invalid.samples[0]!.line).toBe(i + 1);
+    expect(invalid.samples[0]!.detail).toMatch(/ahead of the lines around it/);
+    expect(events.length).toBe((await readAll(MICROVM_MODERN)).events.length);
+  });
+
   it('counts small steps back in time (thread interleaving) but keeps file order', async () => {
     const dir = tempDir();
     const ls = [...good];

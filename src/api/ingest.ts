@@ -36,6 +36,13 @@ export interface Ingested {
   run: Run;
 }
 
+/** Fields in name order, so that the same event gives the same text whichever source it came from. */
+function canonicalJson(fields: Record<string, unknown>): string {
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(fields).sort()) out[k] = fields[k];
+  return JSON.stringify(out);
+}
+
 function eventRow(e: Event, seq: number): EventRow {
   const { ts, vm, dev, src, raw: _raw, inferred, kind, ...fields } = e;
   return {
@@ -47,7 +54,7 @@ function eventRow(e: Event, seq: number): EventRow {
     kind,
     file: src?.file ?? null,
     line: src?.line ?? null,
-    fields: JSON.stringify(fields),
+    fields: canonicalJson(fields),
   };
 }
 

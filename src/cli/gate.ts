@@ -21,6 +21,7 @@ function metricList(): string {
     table(
       ['metric', 'unit', 'labels', 'baseline test', 'what'],
       METRICS.map((m) => [m.name, m.unit, m.labels.join(','), m.samples ? (m.samples.statistic.kind === 'max' ? 'mann-whitney' : 'bootstrap') : '-', m.doc]),
+      'lllll',
     ) + '\n'
   );
 }

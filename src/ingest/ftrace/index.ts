@@ -9,16 +9,12 @@
 import type { Event } from '../../model/events.ts';
 import type { Adapter, LineParser, OpenOptions, OpenedSource, SourceInfo } from '../adapter.ts';
 import { readLineSource } from '../adapter.ts';
+import { SourceClock } from '../clock.ts';
 import type { Stats } from '../stats.ts';
 import { FTRACE_EVENTS } from './parse.ts';
 import { looksLikeFtrace, tokenize } from './tokenize.ts';
 
 export { shiftTimestamp, tokenize } from './tokenize.ts';
-
-/** Backward steps longer than this are a corrupt timestamp, not per-CPU buffers merging. */
-const MAX_BACKWARD_NS = 1e9;
-/** Forward jumps longer than this are a corrupt timestamp (a day). */
-const MAX_FORWARD_NS = 86_400e9;
 
 export const ftraceAdapter: Adapter = {
   name: 'ftrace',
@@ -34,16 +30,16 @@ export const ftraceAdapter: Adapter = {
 };
 
 export class FtraceLineParser implements LineParser {
-  private originSec = -1;
-  private lastTs = 0;
-  private seenTime = false;
+  private readonly clock: SourceClock;
   /** driver tokens in flight: a vq_get_buf names only its token, the add that gave it names the queue */
   private readonly tokens = new Map<string, { dev: string; queue: number }>();
 
   constructor(
     private readonly info: SourceInfo,
     private readonly stats: Stats,
-  ) {}
+  ) {
+    this.clock = new SourceClock(info, stats);
+  }
 
   parseLine(line: string, lineNo: number, out: Event[]): string | undefined {
     const t = tokenize(line);
@@ -55,20 +51,8 @@ export class FtraceLineParser implements LineParser {
     }
     const r = t.rec;
     if (!Number.isSafeInteger(r.sec)) return 'bad timestamp';
-    if (this.originSec < 0) {
-      this.originSec = r.sec;
-      this.info.originNs = BigInt(r.sec) * 1_000_000_000n;
-    }
-    const ts = (r.sec - this.originSec) * 1e9 + r.ns;
-    if (!this.seenTime) {
-      this.seenTime = true;
-      this.lastTs = ts;
-    } else if (ts < this.lastTs - MAX_BACKWARD_NS || ts > this.lastTs + MAX_FORWARD_NS) {
-      this.stats.add('event.invalid', this.info.file, lineNo, `timestamp jumps ${((ts - this.lastTs) / 1e9).toFixed(3)} s from the line before: line dropped`);
-      return undefined;
-    } else if (ts < this.lastTs) {
-      this.stats.add('time.backwards', this.info.file, lineNo, `${((this.lastTs - ts) / 1e3).toFixed(0)} µs earlier than the line before`);
-    } else this.lastTs = ts;
+    const ts = this.clock.stamp(r.sec, r.ns, lineNo);
+    if (ts === undefined) return undefined;
 
     const mapper = FTRACE_EVENTS[r.event];
     if (mapper === undefined) {

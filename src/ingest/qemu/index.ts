@@ -6,6 +6,7 @@
 import type { Event } from '../../model/events.ts';
 import type { Adapter, LineParser, OpenOptions, OpenedSource, SourceInfo } from '../adapter.ts';
 import { readLineSource } from '../adapter.ts';
+import { SourceClock } from '../clock.ts';
 import type { Stats } from '../stats.ts';
 import { compileDeclaration, parseArgs, type CompiledFormat } from './format.ts';
 import { QEMU_EVENTS, type QemuEventSpec } from './events.ts';
@@ -28,11 +29,6 @@ const COMPILED = new Map<string, CompiledEvent>(
 
 /** A QEMU event line: `PID@S.U:name ...` or a known event name at the start of the line. */
 const PREFIXED = /^\d+@\d+\.\d+:[a-z_][a-z0-9_]*( |$)/;
-
-/** Backward steps longer than this are a corrupt timestamp, not thread interleaving. */
-const MAX_BACKWARD_NS = 1e9;
-/** Forward jumps longer than this are a corrupt timestamp (a day). */
-const MAX_FORWARD_NS = 86_400e9;
 
 export const qemuLogAdapter: Adapter = {
   name: 'qemu-log',
@@ -57,18 +53,19 @@ export const qemuLogAdapter: Adapter = {
 };
 
 class QemuLineParser implements LineParser {
-  private originSec = -1;
-  private lastTs = 0;
-  private seenTime = false;
   private readonly typed = new Set<string>();
+  private readonly clock: SourceClock;
 
   constructor(
     private readonly info: SourceInfo,
     private readonly stats: Stats,
-  ) {}
+  ) {
+    this.clock = new SourceClock(info, stats);
+  }
 
   parseLine(line: string, lineNo: number, out: Event[]): string | undefined {
-    let ts = this.lastTs;
+    let sec = -1;
+    let ns = 0;
     let nameStart = 0;
     const c0 = line.charCodeAt(0);
     if (c0 >= 48 && c0 <= 57) {
@@ -76,16 +73,10 @@ class QemuLineParser implements LineParser {
       const dot = line.indexOf('.', at);
       const colon = line.indexOf(':', dot);
       if (at < 1 || dot < 0 || colon < 0) return 'no PID@SECONDS.MICROSECONDS: prefix';
-      const sec = Number(line.slice(at + 1, dot));
+      sec = Number(line.slice(at + 1, dot));
       const frac = line.slice(dot + 1, colon);
       if (!/^\d{1,9}$/.test(frac) || !Number.isSafeInteger(sec)) return 'bad timestamp';
-      const ns = Number(frac) * 10 ** (9 - frac.length);
-      if (this.originSec < 0) {
-        this.originSec = sec;
-        this.info.originNs = BigInt(sec) * 1_000_000_000n;
-        this.info.timed = true;
-      }
-      ts = (sec - this.originSec) * 1e9 + ns;
+      ns = Number(frac) * 10 ** (9 - frac.length);
       nameStart = colon + 1;
     }
     let nameEnd = line.indexOf(' ', nameStart);
@@ -107,19 +98,9 @@ class QemuLineParser implements LineParser {
     }
     if (!args) return `arguments do not match ${name}'s declared format`;
 
-    if (nameStart > 0) {
-      if (!this.seenTime) {
-        this.seenTime = true;
-        this.lastTs = ts;
-      } else if (ts < this.lastTs - MAX_BACKWARD_NS || ts > this.lastTs + MAX_FORWARD_NS) {
-        this.stats.add('event.invalid', this.info.file, lineNo, `timestamp jumps ${((ts - this.lastTs) / 1e9).toFixed(3)} s from the line before: line dropped`);
-        return undefined;
-      } else if (ts < this.lastTs) {
-        this.stats.add('time.backwards', this.info.file, lineNo, `${((this.lastTs - ts) / 1e3).toFixed(0)} µs earlier than the line before`);
-      } else {
-        this.lastTs = ts;
-      }
-    }
+    // a line without the PID@time prefix carries no time: it happened at the clock's last reading
+    const ts = sec < 0 ? this.clock.now : this.clock.stamp(sec, ns, lineNo);
+    if (ts === undefined) return undefined;
 
     const { spec } = ev;
     if (spec.provesType) {

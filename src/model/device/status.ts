@@ -62,9 +62,12 @@ export class Session {
   /** The accepted feature bits, if the trace shows them: from a features event, else the words. */
   accepted(): { bits: bigint; refs: Ref[] } | undefined {
     if (this.acceptedEvent) return { bits: this.acceptedEvent.bits, refs: [this.acceptedEvent.ref] };
-    if (this.featureWords.length === 0) return undefined;
+    // what counts is what the driver had written when it set FEATURES_OK; later writes are
+    // violations, reported as such, not a change of the negotiated set
+    const words = this.featureWords.filter((w) => !this.lateFeatureWrites.includes(w.ref));
+    if (words.length === 0) return undefined;
     const bySel = new Map<number, FeatureWord>();
-    for (const w of this.featureWords) bySel.set(w.sel, w);
+    for (const w of words) bySel.set(w.sel, w);
     let bits = 0n;
     for (const w of bySel.values()) bits |= BigInt(w.value >>> 0) << BigInt(32 * w.sel);
     return { bits, refs: [...bySel.values()].map((w) => w.ref) };

@@ -1,0 +1,61 @@
+/**
+ * Every AVPS rule's id, level and wording against the AVPS 2.0 text the project carries
+ * (docs/reference/AVPS-2.0.txt, extracted from the PDF: an id can stand before the end of its
+ * sentence, so the wording is looked for in the lines around the id, in at most three pieces).
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { CATALOGUE } from '../src/checks/catalogue.ts';
+
+const avps = readFileSync(join(import.meta.dirname, '..', 'docs', 'reference', 'AVPS-2.0.txt'), 'utf8').split('\n');
+const norm = (s: string) => s.replace(/\s+/g, ' ').trim();
+
+/** Splits `text` into the fewest runs of whole words that each occur in `window` (greedy). */
+function pieces(text: string, window: string): string[] | undefined {
+  const words = norm(text).split(' ');
+  const out: string[] = [];
+  let i = 0;
+  while (i < words.length) {
+    let j = words.length;
+    while (j > i && !window.includes(words.slice(i, j).join(' '))) j--;
+    if (j === i) return undefined;
+    out.push(words.slice(i, j).join(' '));
+    i = j;
+  }
+  return out;
+}
+
+describe('AVPS rules match AVPS-2.0.txt', () => {
+  const rules = CATALOGUE.filter((r) => r.source.spec === 'AVPS 2.0');
+
+  it('has the requirements issue 2 names', () => {
+    expect(rules.map((r) => r.id).sort()).toEqual(
+      ['AVPS-v2.0-4', 'AVPS-v2.0-5', 'AVPS-v2.0-6', 'AVPS-v2.0-7', 'AVPS-v2.0-7b', 'AVPS-v2.0-8', 'AVPS-v2.0-10', 'AVPS-v2.0-11', 'AVPS-v2.0-12', 'AVPS-v2.0-13', 'AVPS-v2.0-40', 'AVPS-v2.0-41', 'AVPS-v2.0-46'].sort(),
+    );
+  });
+
+  it.each(rules.map((r) => [r.id, r] as const))('%s: id at the cited line, level and wording from the text', (_id, r) => {
+    const line = Number(/^line (\d+)$/.exec(r.source.where)![1]);
+    // 12 lines back reach the heading that -11..-13 continue ("... MUST support the following feature flags:")
+    const window = norm(avps.slice(line - 13, line + 6).join(' '));
+    if (r.id === 'AVPS-v2.0-7b') {
+      // the WRITE_ZEROES requirement has no id: it is the line right after -7's sentence
+      expect(avps[line - 1]).toContain('VIRTIO_BLK_F_WRITE_ZEROS');
+      expect(avps.slice(line - 5, line - 1).join(' ')).toContain('{AVPS-v2.0-7}');
+      expect(r.note).toMatch(/no id of its own/);
+    } else {
+      expect(avps[line - 1]!.trim()).toBe(`{${r.id}}`);
+    }
+    const p = pieces(r.source.text, window);
+    expect(p, `"${r.source.text}" not found around line ${line}`).toBeDefined();
+    expect(p!.length).toBeLessThanOrEqual(3);
+    // the level is the one the sentence uses (-11..-13 inherit -10's MUST, which heads the list)
+    const sentence = norm(r.source.text);
+    expect(sentence).toContain(r.level);
+  });
+
+  it('ids are unique across the catalogue', () => {
+    expect(new Set(CATALOGUE.map((r) => r.id)).size).toBe(CATALOGUE.length);
+  });
+});
