@@ -71,7 +71,7 @@ function deviceRows(platform: Platform): DeviceRow[] {
       type_why: t?.why ?? null,
       transport: d.transport ?? null,
       mmio_version: d.mmio?.version ?? null,
-      sessions: d.status.sessions.length,
+      sessions: d.status.count,
       features_accepted: negotiated.length > 0 ? hexBits(negotiated.at(-1)!.bits) : null,
       features_offered: offered.length > 0 ? hexBits(offered.at(-1)!.bits) : null,
       queues: d.queues.size,

@@ -2,6 +2,7 @@
 import type { Device } from '../model/device.ts';
 import { ASSUMED_DRIVERS, featureName, hasBit, hexBits, type AssumedDriver } from '../model/features.ts';
 import type { ObservationCode, Ref } from '../model/observations.ts';
+import { observationKey } from '../model/platform.ts';
 import type { Outcome, RuleContext } from './rule.ts';
 
 /**
@@ -53,7 +54,8 @@ export function failOnObservations(ctx: RuleContext, d: Device, codes: Observati
   const hits = ctx.observations.filter((o) => o.dev === d.id && codes.includes(o.code));
   if (hits.length === 0) return otherwise();
   const first = hits[0]!;
-  const more = hits.length > 1 ? ` (and ${hits.length - 1} more)` : '';
+  const total = codes.reduce((a, c) => a + (ctx.platform.observationCounts.get(observationKey(d.vm, d.id, c)) ?? 0), 0);
+  const more = total > 1 ? ` (and ${total - 1} more)` : '';
   return { verdict: 'FAIL', message: first.detail + more, evidence: hits.slice(0, 3).flatMap((h) => h.refs) };
 }
 

@@ -23,8 +23,8 @@ export function formatValue(v: number | null | undefined, unit: Unit): string {
 function pct(x: number | undefined): string {
   if (x === undefined || Number.isNaN(x)) return '?';
   if (!Number.isFinite(x)) return x > 0 ? '+∞' : '-∞';
-  const s = `${Math.round(x * 100)}%`;
-  return x > 0 && !s.startsWith('-') && s !== '0%' ? `+${s}` : s;
+  const r = Math.round(x * 100);
+  return `${r > 0 ? '+' : ''}${r}%`;
 }
 
 /** `53.0 µs → 60.2 µs, +14% (95% CI +10%..+24%)` or `..., +14% (p = 0.0009)`. */

@@ -15,6 +15,14 @@ import { MmioState } from './transport/mmio.ts';
 import { QueueState, type Completed, type Pending } from './virtqueue/queue.ts';
 import type { Stats } from '../ingest/stats.ts';
 
+/** Observations kept per device and code: evidence enough, and memory that does not grow with a
+ *  trace that repeats one fault millions of times. */
+const KEPT_OBSERVATIONS = 10;
+
+export function observationKey(vm: string, dev: string, code: ObservationCode): string {
+  return `${vm}\u0000${dev}\u0000${code}`;
+}
+
 class VmModel {
   readonly devices = new Map<string, Device>();
   readonly queues = new Map<string, QueueState>();
@@ -50,8 +58,14 @@ export class Platform {
     return [...this.vms.values()].flatMap((v) => [...v.devices.values()]);
   }
 
+  /** How many times each (vm, device, code) was observed; only the first few are kept. */
+  readonly observationCounts = new Map<string, number>();
+
   private observe(code: ObservationCode, vm: string, dev: string | undefined, refs: Ref[], detail?: string): void {
-    this.observations.push({ code, vm, dev: dev ?? '?', refs, detail: detail ?? OBSERVATION_CODES[code] });
+    const key = observationKey(vm, dev ?? '?', code);
+    const n = (this.observationCounts.get(key) ?? 0) + 1;
+    this.observationCounts.set(key, n);
+    if (n <= KEPT_OBSERVATIONS) this.observations.push({ code, vm, dev: dev ?? '?', refs, detail: detail ?? OBSERVATION_CODES[code] });
   }
 
   /** The queue a host event names (by the hypervisor's queue handle, else device and index), with

@@ -27,12 +27,13 @@ export const initOrder = defineRule({
     }
     const judged = sessions.filter((s) => s.reset !== undefined);
     if (judged.length === 0) return { verdict: 'NOT-OBSERVED', message: 'the trace joins the device after its reset: the order cannot be judged' };
-    const seqs = judged.map((s) => s.writes.map((w) => '0x' + w.value.toString(16)).join(' → '));
+    const seqs = [...new Set(judged.map((s) => s.writes.map((w) => '0x' + w.value.toString(16)).join(' → ')))];
     const combined = judged.find((s) => s.combinedAckDriver);
     const note = combined ? ` (session ${combined.index + 1} sets ACKNOWLEDGE and DRIVER in one write, which keeps the order)` : '';
+    const n = judged.length === sessions.length ? judged.length : `${judged.length} of the`;
     return {
       verdict: 'PASS',
-      message: `${judged.length} driver session(s) in order: ${seqs.join('; ')}${note}`,
+      message: `${n} driver session(s) in order: ${seqs.slice(0, 4).join('; ')}${seqs.length > 4 ? '; ...' : ''}${note}`,
       evidence: judged.flatMap((s) => [...firstRef(s.reset), ...s.writes.map((w) => w.ref)]).slice(0, 6),
     };
   },

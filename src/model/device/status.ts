@@ -104,10 +104,24 @@ function prerequisites(bit: number, modern: boolean): { set: number; earlier: nu
   }
 }
 
+/** Sessions kept in full; beyond that, clean ones are dropped (counted) so that a trace of a
+ *  device reset a million times keeps the model's memory flat. Problem sessions are always kept. */
+const KEPT_SESSIONS = 32;
+
 export class StatusTracker {
   readonly sessions: Session[] = [];
+  /** sessions seen, kept or not */
+  count = 0;
   /** resets seen (consecutive zero writes count once) */
   resets = 0;
+
+  private open(reset: Ref | undefined): void {
+    this.sessions.push(new Session(this.count++, reset));
+    if (this.sessions.length <= KEPT_SESSIONS) return;
+    // drop the oldest clean, finished session but the first (the report names the first)
+    const i = this.sessions.findIndex((x, k) => k > 0 && k < this.sessions.length - 1 && x.orderProblems.length + x.clearedBits.length + x.lateFeatureWrites.length + x.earlyFeatureWrites.length === 0);
+    if (i > 0) this.sessions.splice(i, 1);
+  }
 
   get current(): Session | undefined {
     return this.sessions.at(-1);
@@ -117,15 +131,15 @@ export class StatusTracker {
   write(value: number, ref: Ref, modern: () => boolean): void {
     let s = this.current;
     if (value === 0) {
-      if (s === undefined || s.value !== 0 || s.writes.length > 0) {
+      if (s === undefined || s.writes.length > 0) {
         this.resets++;
-        this.sessions.push(new Session(this.sessions.length, ref));
+        this.open(ref);
       }
       return;
     }
     if (s === undefined) {
-      s = new Session(0, undefined);
-      this.sessions.push(s);
+      this.open(undefined);
+      s = this.current!;
     }
     const prev = s.value;
     s.writes.push({ value, ref });

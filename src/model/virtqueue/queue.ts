@@ -27,6 +27,10 @@ export type FillResult =
   | { ok: false; code: 'vq.completed-twice'; first: Ref }
   | { ok: false; code: 'vq.completion-without-request' };
 
+/** Completions remembered to tell a double completion from a stray one. QEMU reuses element
+ *  addresses, so a double completion is seen within a few hundred chains; the cap keeps memory flat. */
+const REMEMBERED_FILLS = 4096;
+
 export class QueueState {
   dev?: string;
   index?: number;
@@ -69,6 +73,7 @@ export class QueueState {
     }
     this.inflight.delete(elem);
     this.lastFill.set(elem, ref);
+    if (this.lastFill.size > REMEMBERED_FILLS) this.lastFill.delete(this.lastFill.keys().next().value!);
     this.fills++;
     if (len === 0) {
       this.emptyFills++;
