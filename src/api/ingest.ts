@@ -9,13 +9,13 @@ import { ANALYSES } from '../analyses/registry.ts';
 import { runChecks } from '../checks/runner.ts';
 import { InputError } from '../ingest/errors.ts';
 import { STAT_DECLARATIONS } from '../ingest/stats.ts';
-import type { Event } from '../model/events.ts';
+import { COMMON_FIELDS, Event } from '../model/events.ts';
 import type { AssumedDriver } from '../model/features.ts';
 import { hexBits } from '../model/features.ts';
 import type { Platform } from '../model/platform.ts';
 import { run, type Run } from '../pipeline.ts';
-import { StoreWriter, type StoreHandle, type TableWriter } from '../perf/store.ts';
-import { DEVICES, EVENTS, FINDINGS, META, SCHEMA_VERSION, SPANS, STATS, TRACES, type DeviceRow, type EventRow, type TableDecl } from '../perf/tables.ts';
+import { StoreWriter, tsvCell, type StoreHandle, type TableWriter } from '../perf/store.ts';
+import { DEVICES, EVENTS, FINDINGS, META, SCHEMA_VERSION, SPANS, STATS, TRACES, type DeviceRow, type TableDecl } from '../perf/tables.ts';
 
 export const QUERIES_DIR = fileURLToPath(new URL('../../queries/', import.meta.url));
 export const TOOL_VERSION = '0.1.0';
@@ -36,26 +36,26 @@ export interface Ingested {
   run: Run;
 }
 
-/** Fields in name order, so that the same event gives the same text whichever source it came from. */
-function canonicalJson(fields: Record<string, unknown>): string {
-  const out: Record<string, unknown> = {};
-  for (const k of Object.keys(fields).sort()) out[k] = fields[k];
-  return JSON.stringify(out);
+/** The kind-specific fields of each kind, in schema order: the `fields` JSON of the events table. */
+const FIELD_KEYS = new Map(
+  Event.options.map((o) => [o.shape.kind.value, Object.keys(o.shape).filter((k) => !COMMON_FIELDS.has(k)).map((k) => [k, JSON.stringify(k) + ':'] as const)]),
+);
+
+/** The same event gives the same text whatever source it came from (key order is the schema's). */
+function fieldsJson(e: Event): string {
+  let out = '';
+  for (const [k, prefix] of FIELD_KEYS.get(e.kind)!) {
+    const v = (e as Record<string, unknown>)[k];
+    if (v === undefined) continue;
+    out += (out.length === 0 ? '{' : ',') + prefix + (typeof v === 'number' ? String(v) : JSON.stringify(v));
+  }
+  return out.length === 0 ? '{}' : out + '}';
 }
 
-function eventRow(e: Event, seq: number): EventRow {
-  const { ts, vm, dev, src, raw: _raw, inferred, kind, ...fields } = e;
-  return {
-    seq,
-    ts,
-    vm: vm ?? '',
-    dev: dev ?? null,
-    dev_inferred: inferred?.includes('dev') ?? false,
-    kind,
-    file: src?.file ?? null,
-    line: src?.line ?? null,
-    fields: canonicalJson(fields),
-  };
+/** One row of the events table, as a TSV line (columns in EVENTS' order). */
+function eventLine(e: Event, seq: number): string {
+  const inferred = e.inferred?.includes('dev') ?? false;
+  return `${seq}\t${e.ts}\t${tsvCell(e.vm ?? '')}\t${tsvCell(e.dev)}\t${inferred}\t${e.kind}\t${tsvCell(e.src?.file)}\t${tsvCell(e.src?.line)}\t${fieldsJson(e)}`;
 }
 
 function deviceRows(platform: Platform): DeviceRow[] {
@@ -94,7 +94,7 @@ export function viewDefinitions(): string[] {
 export async function ingest(opts: IngestOptions): Promise<Ingested> {
   const store = await StoreWriter.create(opts.db);
   try {
-    const events = await store.table(EVENTS);
+    const events = store.tsv(EVENTS);
     const spans = await store.table(SPANS);
     const analysisTables = new Map<string, TableWriter<unknown>>();
     for (const a of ANALYSES) {
@@ -109,8 +109,9 @@ export async function ingest(opts: IngestOptions): Promise<Ingested> {
       files: opts.files,
       vms: opts.vms,
       format: opts.format,
-      onEvents: (batch) => {
-        for (const e of batch) events.add(eventRow(e, seq++));
+      onEvents: async (batch) => {
+        for (const e of batch) events.add(eventLine(e, seq++));
+        await events.flushSome();
       },
       onSpan: (s) => spans.add(s),
     });

@@ -21,7 +21,7 @@ export function judgeOfferedFeature(d: Device, bit: number, assume: AssumedDrive
     return {
       verdict: 'PASS',
       message: `the driver accepted ${name} (bit ${bit}) in ${hexBits(accepted.acc!.bits)}, so the device offered it`,
-      evidence: accepted.acc!.refs,
+      evidence: accepted.acc!.refFor(bit),
     };
   }
   const deviceOffered = d.status.sessions.map((s) => s.offered).find((o) => o !== undefined);
@@ -39,7 +39,7 @@ export function judgeOfferedFeature(d: Device, bit: number, assume: AssumedDrive
       message:
         `${name} (bit ${bit}) is not in the features the driver accepted (${hexBits(last.acc!.bits)}); ` +
         `assuming the driver is ${driver.description}, the device did not offer it (--assume-driver none to not assume)`,
-      evidence: last.acc!.refs,
+      evidence: last.acc!.refFor(bit),
     };
   }
   return {

@@ -4,7 +4,6 @@
  */
 import { createReadStream } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
-import { StringDecoder } from 'node:string_decoder';
 import { createGunzip, gunzipSync, constants as zc } from 'node:zlib';
 import { InputError } from './errors.ts';
 
@@ -65,15 +64,19 @@ export async function* readLines(file: string): AsyncGenerator<LineBatch> {
   const fileStream = createReadStream(file, { highWaterMark: CHUNK });
   const stream = isGzip(head) ? fileStream.pipe(createGunzip({ chunkSize: CHUNK })) : fileStream;
   if (stream !== fileStream) fileStream.on('error', (e) => stream.destroy(e));
-  const decoder = new StringDecoder('utf8');
-  let carry = '';
+  // decode up to the last newline of each chunk: whole lines are whole UTF-8 characters
+  let carry: Buffer | undefined;
   let next = 1;
   try {
-    for await (const chunk of stream as AsyncIterable<Buffer>) {
-      const text = carry + decoder.write(chunk);
-      const lines = text.split('\n');
-      carry = lines.pop()!;
-      if (lines.length === 0) continue;
+    for await (const raw of stream as AsyncIterable<Buffer>) {
+      const chunk = carry ? Buffer.concat([carry, raw]) : raw;
+      const end = chunk.lastIndexOf(10);
+      if (end < 0) {
+        carry = chunk;
+        continue;
+      }
+      carry = end + 1 < chunk.length ? chunk.subarray(end + 1) : undefined;
+      const lines = chunk.toString('utf8', 0, end).split('\n');
       stripCR(lines);
       yield { lines, first: next, unterminated: false };
       next += lines.length;
@@ -83,15 +86,15 @@ export async function* readLines(file: string): AsyncGenerator<LineBatch> {
     const what = isGzip(head) ? `corrupt or truncated gzip data (${msg})` : `read error (${msg})`;
     throw new InputError(`${what} after line ${next - 1}`, file, next, { cause: e });
   }
-  carry += decoder.end();
-  if (carry.length > 0) {
-    const lines = [carry];
+  if (carry && carry.length > 0) {
+    const lines = [carry.toString('utf8')];
     stripCR(lines);
     yield { lines, first: next, unterminated: true };
   }
 }
 
 function stripCR(lines: string[]): void {
+  if (!lines.some((l) => l.endsWith('\r'))) return;
   for (let i = 0; i < lines.length; i++) {
     const l = lines[i]!;
     if (l.length > 0 && l.charCodeAt(l.length - 1) === 13) lines[i] = l.slice(0, -1);

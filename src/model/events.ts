@@ -39,6 +39,9 @@ const common = {
   inferred: z.array(z.string()).optional(),
 };
 
+/** Fields every event may carry, whatever its kind. */
+export const COMMON_FIELDS = new Set(['kind', ...Object.keys(common)]);
+
 const ev = <K extends string, S extends z.ZodRawShape>(kind: K, shape: S) =>
   z.object({ kind: z.literal(kind), ...common, ...shape });
 

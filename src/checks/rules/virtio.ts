@@ -86,7 +86,7 @@ export const version1 = defineRule({
   evaluate(_ctx, d) {
     const negotiated = d!.status.sessions.map((s) => ({ s, acc: s.accepted() })).filter((x) => x.acc !== undefined);
     const modern = negotiated.find((x) => hasBit(x.acc!.bits, F_VERSION_1));
-    if (modern) return { verdict: 'PASS', message: `VERSION_1 accepted in ${hexBits(modern.acc!.bits)}`, evidence: modern.acc!.refs };
+    if (modern) return { verdict: 'PASS', message: `VERSION_1 accepted in ${hexBits(modern.acc!.bits)}`, evidence: modern.acc!.refFor(F_VERSION_1) };
     if (negotiated.length === 0) {
       return { verdict: 'NOT-OBSERVED', message: `the trace shows no feature negotiation for this device${d!.transport === 'pci' ? ' (QEMU 7.2 logs no feature words for virtio-pci)' : ''}` };
     }
@@ -97,7 +97,7 @@ export const version1 = defineRule({
       message:
         `VERSION_1 (bit 32) is not among the accepted features ${hexBits(last.acc!.bits)}` +
         (legacy ? '; the driver uses legacy virtio-mmio registers (version 1): a legacy-only device is not a VIRTIO 1.x device' : '; a driver must accept it when offered, so the device did not offer it'),
-      evidence: [...last.acc!.refs, ...firstRef(legacy ? d!.mmio!.versionEvidence : undefined)],
+      evidence: [...last.acc!.refFor(F_VERSION_1), ...firstRef(legacy ? d!.mmio!.versionEvidence : undefined)],
     };
   },
 });

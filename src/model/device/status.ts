@@ -60,8 +60,11 @@ export class Session {
   }
 
   /** The accepted feature bits, if the trace shows them: from a features event, else the words. */
-  accepted(): { bits: bigint; refs: Ref[] } | undefined {
-    if (this.acceptedEvent) return { bits: this.acceptedEvent.bits, refs: [this.acceptedEvent.ref] };
+  accepted(): { bits: bigint; refs: Ref[]; refFor(bit: number): Ref[] } | undefined {
+    if (this.acceptedEvent) {
+      const ref = this.acceptedEvent.ref;
+      return { bits: this.acceptedEvent.bits, refs: [ref], refFor: () => [ref] };
+    }
     // what counts is what the driver had written when it set FEATURES_OK; later writes are
     // violations, reported as such, not a change of the negotiated set
     const words = this.featureWords.filter((w) => !this.lateFeatureWrites.includes(w.ref));
@@ -70,7 +73,9 @@ export class Session {
     for (const w of words) bySel.set(w.sel, w);
     let bits = 0n;
     for (const w of bySel.values()) bits |= BigInt(w.value >>> 0) << BigInt(32 * w.sel);
-    return { bits, refs: [...bySel.values()].map((w) => w.ref) };
+    const refs = [...bySel.values()].sort((a, b) => a.sel - b.sel).map((w) => w.ref);
+    // the evidence for one bit is the write of the word that holds it
+    return { bits, refs, refFor: (bit) => (bySel.has(bit >> 5) ? [bySel.get(bit >> 5)!.ref] : refs) };
   }
 
   /** Did the driver write its features (any word, or a whole set) before FEATURES_OK? */
