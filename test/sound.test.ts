@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ingest } from '../src/api/ingest.ts';
 import { transition } from '../src/analyses/sound/stream-state.ts';
-import { SND_R } from '../src/analyses/sound/codes.ts';
+import { SND_R } from '../src/model/devices/sound-codes.ts';
 import { audioPerf, type AudioPerf, type AudioStreamRow, type AudioXrunRow } from '../src/perf/audio.ts';
 import { queryRows } from '../src/perf/store.ts';
 import { latePlayback, toJsonl, type LatePlaybackOptions } from '../src/sim/sound.ts';

@@ -7,7 +7,7 @@ export function registerCheck(program: Command): void {
     program
       .command('check')
       .description('judge traces (or a store) against AVPS 2.0 and VIRTIO, requirement by requirement')
-      .argument('<inputs...>', 'trace files of one run (QEMU log, canonical JSONL; plain or .gz), or one .duckdb store'),
+      .argument('<inputs...>', 'trace files of one run (QEMU log, guest ftrace, canonical JSONL; plain or .gz), or one .duckdb store'),
   )
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
     .option('--evidence <n>', 'evidence lines shown per verdict (FAIL shows at least 3)', (v) => Number.parseInt(v, 10), 1)

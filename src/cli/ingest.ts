@@ -7,7 +7,7 @@ export function registerIngest(program: Command): void {
     program
       .command('ingest')
       .description('read trace files of one run into a DuckDB store (events, devices, spans, findings)')
-      .argument('<traces...>', 'trace files (QEMU log, canonical JSONL; plain or .gz)'),
+      .argument('<traces...>', 'trace files of one run (QEMU log, guest ftrace, canonical JSONL; plain or .gz)'),
   ).action((traces: string[], o) =>
     withInputs(traces, o, async (opened) => {
       const [c] = await queryRows(

@@ -8,7 +8,7 @@
  */
 import type { Event, SndParams, SourceHeader } from '../model/events.ts';
 import { eventToJson, headerToJson } from '../ingest/jsonl/index.ts';
-import { SND_Q, SND_R } from '../analyses/sound/codes.ts';
+import { SND_Q, SND_R } from '../model/devices/sound-codes.ts';
 
 export interface LatePlaybackOptions {
   /** periods played in all */

@@ -8,7 +8,7 @@
  * available ring in the order the driver filled it, so each chain QEMU pops from the queue a guest
  * virtioN maps to is the oldest command the guest queued there and QEMU has not taken yet.
  */
-import { gpuCodeName } from '../../model/devices/gpu-codes.ts';
+import { GPU_CMD, gpuCodeName } from '../../model/devices/gpu-codes.ts';
 import type { Event, EventOf } from '../../model/events.ts';
 import { refOf, type Ref } from '../../model/observations.ts';
 import type { TableDecl } from '../../perf/tables.ts';
@@ -20,6 +20,7 @@ interface GuestCmd {
   gdev: string;
   queue: number;
   type: number;
+  ctx?: number;
   queued: Ref;
   token?: string;
   kick?: Ref;
@@ -33,8 +34,14 @@ interface HostCmd {
   chain: HostChain;
   process?: Ref;
   type?: number;
+  ctx?: number;
+  resource?: number;
+  scanout?: number;
   guest?: GuestCmd;
 }
+
+/** 2D and cursor commands belong to no 3D context; the 0x2xx ones name theirs. */
+const is3d = (type: number) => type >= 0x200 && type < 0x300;
 
 function push<K, V>(m: Map<K, V[]>, k: K, v: V): void {
   const l = m.get(k);
@@ -59,6 +66,8 @@ class VmState {
   /** QEMU's last kick per queue: the envelope's own pairs land on the same ns as the guest's kick, and may precede it */
   readonly lastHostKick = new Map<string, Ref>();
   readonly unprocessed = new Map<string, HostCmd[]>();
+  /** which scanout shows each resource (QEMU's SET_SCANOUTs): the scanout a RESOURCE_FLUSH presents on */
+  readonly scanoutOf = new Map<number, number>();
 
   constructor(
     readonly name: string,
@@ -116,6 +125,10 @@ class GpuRun {
       if (!h) return;
       h.process = refOf(e);
       h.type = e.type;
+      h.ctx = e.ctx;
+      h.resource = e.resource;
+      h.scanout = e.type === GPU_CMD.RESOURCE_FLUSH && e.resource !== undefined ? v.scanoutOf.get(e.resource) : e.scanout;
+      if ((e.type === GPU_CMD.SET_SCANOUT || e.type === GPU_CMD.SET_SCANOUT_BLOB) && e.scanout !== undefined) showOn(v.scanoutOf, e.scanout, e.resource);
     }
   }
 
@@ -158,7 +171,7 @@ class GpuRun {
         if (e.dev === undefined) return;
         const gq = `${e.dev}#${e.queue ?? 0}`;
         if (e.phase === 'queue') {
-          const cmd: GuestCmd = { gdev: e.dev, queue: e.queue ?? 0, type: e.type, queued: ref };
+          const cmd: GuestCmd = { gdev: e.dev, queue: e.queue ?? 0, type: e.type, ctx: e.ctx, queued: ref };
           const add = v.lastAdd.get(e.cpu);
           if (add && add.dev === e.dev && add.queue === cmd.queue && !v.byToken.has(add.token)) {
             cmd.token = add.token;
@@ -223,6 +236,9 @@ class GpuRun {
       queue: g?.queue ?? c?.queue ?? null,
       type,
       type_name: gpuCodeName(type),
+      ctx: g?.ctx ?? h?.ctx ?? (is3d(type) ? null : 0),
+      resource: h?.resource ?? null,
+      scanout: h?.scanout ?? null,
       resp_type: resp?.type ?? null,
       resp_name: resp ? gpuCodeName(resp.type) : null,
       seen: g && hostSeen ? 'both' : g ? 'guest' : 'host',
@@ -254,6 +270,12 @@ class GpuRun {
       v.unanswered.clear();
     }
   }
+}
+
+/** A scanout shows one resource at a time; resource 0 turns it off. */
+function showOn(scanoutOf: Map<number, number>, scanout: number, resource: number | undefined): void {
+  for (const [r, s] of scanoutOf) if (s === scanout) scanoutOf.delete(r);
+  if (resource !== undefined && resource !== 0) scanoutOf.set(resource, scanout);
 }
 
 export const gpuAnalysis: Analysis = {

@@ -48,7 +48,7 @@ export const GPU_COMMANDS: TableDecl<GpuCommandRow> = {
     type_name: { type: 'VARCHAR', doc: 'its name (GET_DISPLAY_INFO, TRANSFER_TO_HOST_2D, ...)' },
     ctx: { type: 'INTEGER', doc: '3D context (ctx_id); 0 for 2D and cursor commands, which belong to none; null: not known' },
     resource: { type: 'INTEGER', doc: 'resource id, where QEMU logs it' },
-    scanout: { type: 'INTEGER', doc: 'SET_SCANOUT: its scanout; RESOURCE_FLUSH: the scanout showing the resource (QEMU, from the last SET_SCANOUT)' },
+    scanout: { type: 'INTEGER', doc: "SET_SCANOUT: its scanout; RESOURCE_FLUSH: the scanout its resource was last set on (QEMU's SET_SCANOUTs)" },
     resp_type: { type: 'INTEGER', doc: 'VIRTIO_GPU_RESP_* the guest received' },
     resp_name: { type: 'VARCHAR', doc: 'its name (RESP_OK_NODATA, ...)' },
     seen: { type: 'VARCHAR', doc: "'both', 'guest' (QEMU's part not in its trace) or 'host' (the guest's not in its trace)" },

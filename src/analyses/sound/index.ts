@@ -14,7 +14,7 @@ import type { Analysis, AnalysisContext, AnalysisRun, RowSink } from '../analysi
 import { DEVICE_ID } from '../../model/device-types.ts';
 import type { Event, EventOf } from '../../model/events.ts';
 import { refOf } from '../../model/observations.ts';
-import { SND_PCM_STATUS_BYTES, SND_Q, SND_R } from './codes.ts';
+import { SND_PCM_STATUS_BYTES, SND_Q, SND_R } from '../../model/devices/sound-codes.ts';
 import { PcmSession, type HostTimer, type SessionSink } from './session.ts';
 import { isLifecycleRequest, mayPrepare } from './stream-state.ts';
 import { AUDIO_TIMER, PCM_PERIODS, PCM_STREAMS, PCM_TICKS, PCM_XRUNS, SOUND_TABLES } from './tables.ts';

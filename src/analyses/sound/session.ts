@@ -5,7 +5,7 @@
  */
 import type { SndParams } from '../../model/events.ts';
 import type { Ref } from '../../model/observations.ts';
-import { frameBytes, rateHz, SND_R, SND_S_IO_ERR } from './codes.ts';
+import { frameBytes, rateHz, SND_R, SND_S_IO_ERR } from '../../model/devices/sound-codes.ts';
 import { PeriodClock } from './period-clock.ts';
 import { transition, type PcmState } from './stream-state.ts';
 import type { PcmPeriodRow, PcmStreamRow, PcmTickRow, PcmXrunRow } from './tables.ts';

@@ -3,7 +3,7 @@
  * which. The state is the last request; before any, a stream is treated like a released one (the
  * spec names no initial state).
  */
-import { SND_R } from './codes.ts';
+import { SND_R } from '../../model/devices/sound-codes.ts';
 
 export type PcmState = 'idle' | 'params' | 'prepared' | 'running' | 'stopped' | 'released';
 

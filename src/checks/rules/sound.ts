@@ -5,7 +5,7 @@
  */
 import { DEVICE_ID } from '../../model/device-types.ts';
 import type { Ref } from '../../model/observations.ts';
-import { SND_CHMAP_INFO_BYTES, SND_HDR_BYTES, SND_R } from '../../analyses/sound/codes.ts';
+import { SND_CHMAP_INFO_BYTES, SND_HDR_BYTES, SND_R } from '../../model/devices/sound-codes.ts';
 import { defineRule } from '../rule.ts';
 
 export const chmapInfo = defineRule({

@@ -6,6 +6,7 @@
  */
 import type { Event } from '../../model/events.ts';
 import { GPU_CMD } from '../../model/devices/gpu-codes.ts';
+import { SND_R } from '../../model/devices/sound-codes.ts';
 import type { Args } from './format.ts';
 
 /** What a mapper gets: the parsed arguments; it returns the event's kind-specific fields. */
@@ -24,8 +25,7 @@ const n = (v: unknown) => v as number;
 /** Hex arguments wider than 52 bits arrive as text; everything avpscope keeps of them is text too. */
 const hex = (v: unknown) => (typeof v === 'number' ? '0x' + v.toString(16) : String(v));
 
-/** VIRTIO_SND_R_PCM_SET_PARAMS, _RELEASE, _START, _STOP */
-const SND_CODES_WITH_STREAM_EVENT = new Set([0x0101, 0x0103, 0x0104, 0x0105]);
+const SND_CODES_WITH_STREAM_EVENT = new Set<number>([SND_R.PCM_SET_PARAMS, SND_R.PCM_RELEASE, SND_R.PCM_START, SND_R.PCM_STOP]);
 
 const gpu = (type: number, extra: (a: Args) => Partial<Extract<Event, { kind: 'gpu.cmd' }>> = () => ({})): Mapper =>
   (a) => ({ kind: 'gpu.cmd', phase: 'process', type, ...extra(a) });
@@ -248,15 +248,15 @@ export const QEMU_EVENTS: Record<string, QemuEventSpec> = {
   virtio_snd_handle_pcm_info: { decl: ['virtio_snd_handle_pcm_info(uint32_t stream) "VIRTIO_SND_R_PCM_INFO called for stream %"PRIu32'], map: null },
   virtio_snd_handle_pcm_set_params: {
     decl: ['virtio_snd_handle_pcm_set_params(uint32_t stream) "VIRTIO_SND_PCM_SET_PARAMS called for stream %"PRIu32'],
-    map: (a) => ({ kind: 'snd.ctrl', code: 0x0101, stream: n(a.stream) }),
+    map: (a) => ({ kind: 'snd.ctrl', code: SND_R.PCM_SET_PARAMS, stream: n(a.stream) }),
   },
   virtio_snd_handle_pcm_start_stop: {
     decl: ['virtio_snd_handle_pcm_start_stop(const char *code, uint32_t stream) "%s called for stream %"PRIu32'],
-    map: (a) => ({ kind: 'snd.ctrl', code: s(a.code) === 'VIRTIO_SND_R_PCM_STOP' ? 0x0105 : 0x0104, stream: n(a.stream) }),
+    map: (a) => ({ kind: 'snd.ctrl', code: s(a.code) === 'VIRTIO_SND_R_PCM_STOP' ? SND_R.PCM_STOP : SND_R.PCM_START, stream: n(a.stream) }),
   },
   virtio_snd_handle_pcm_release: {
     decl: ['virtio_snd_handle_pcm_release(uint32_t stream) "VIRTIO_SND_PCM_RELEASE called for stream %"PRIu32'],
-    map: (a) => ({ kind: 'snd.ctrl', code: 0x0103, stream: n(a.stream) }),
+    map: (a) => ({ kind: 'snd.ctrl', code: SND_R.PCM_RELEASE, stream: n(a.stream) }),
   },
   // handle_code names CHMAP_INFO already
   virtio_snd_handle_chmap_info: { decl: ['virtio_snd_handle_chmap_info(void) "VIRTIO_SND_CHMAP_INFO called"'], map: null },
