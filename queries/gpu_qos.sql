@@ -100,16 +100,17 @@ ORDER BY s.side = 'guest';
 
 -- gpu_starvation: per side and VM, the longest time it had a command outstanding (submitted, not completed),
 -- got no completion itself, and other VMs got theirs: from when it began to wait (the submission that left it
--- with work outstanding, or its own previous completion) to the last completion of another VM before its own
--- next one. Its own command being processed after that is service, not starvation. Commands never completed
--- in the trace are left out (their wait has no known end).
+-- with work outstanding, or its own previous completion) to the last completion of another VM before the VM's
+-- next command was taken up: QEMU's start of processing it (host; each VM's QEMU serves its own commands one at
+-- a time, so what other VMs complete meanwhile ran beside it, not ahead of it), or its completion (guest: the
+-- guest does not see service start). Commands never completed in the trace are left out (no known end).
 --   side, vm        as in gpu_cmd_sides
 --   starved_ns      BIGINT  ns, the longest such wait; 0: it never waited while another VM was served
---   from_ns, to_ns  BIGINT  ns, when (null when starved_ns is 0)
+--   from_ns, to_ns  BIGINT  ns, when: from the wait's start to that last completion of another VM (null when starved_ns is 0)
 --   cmd_id          BIGINT  the VM's command whose completion ended that wait (null when starved_ns is 0)
 --   waits           BIGINT  how many times it waited while another VM got a completion
 CREATE OR REPLACE VIEW gpu_starvation AS
-WITH done AS (SELECT side, vm, cmd_id, submit_ns, done_ns FROM gpu_cmd_sides WHERE done_ns IS NOT NULL),
+WITH done AS (SELECT side, vm, cmd_id, submit_ns, start_ns, done_ns FROM gpu_cmd_sides WHERE done_ns IS NOT NULL),
 -- busy periods of each VM: the islands of its overlapping [submit, done] intervals
 marked AS (
   SELECT *, max(done_ns) OVER (PARTITION BY side, vm ORDER BY submit_ns, cmd_id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_end
@@ -118,18 +119,21 @@ islands AS (
   SELECT *, min(submit_ns) OVER (PARTITION BY side, vm, period) AS period_start
   FROM (SELECT *, sum(CASE WHEN prev_end IS NULL OR submit_ns > prev_end THEN 1 ELSE 0 END)
                     OVER (PARTITION BY side, vm ORDER BY submit_ns, cmd_id) AS period FROM marked)),
--- within a busy period, the VM waits from the period's start or its previous completion to its next completion
+-- within a busy period, the VM waits from the period's start or its previous completion until its next
+-- completing command is taken up (cut_ns, inclusive; ns are whole, so end − 1 is "before the end")
 waits AS (
-  SELECT side, vm, cmd_id, done_ns AS end_ns,
-         coalesce(lag(done_ns) OVER (PARTITION BY side, vm, period ORDER BY done_ns, cmd_id), period_start) AS start_ns
+  SELECT side, vm, cmd_id,
+         coalesce(lag(done_ns) OVER (PARTITION BY side, vm, period ORDER BY done_ns, cmd_id), period_start) AS from_ns,
+         CASE WHEN start_ns IS NOT NULL THEN start_ns ELSE done_ns - 1 END AS cut_ns
   FROM islands),
--- no completion of the VM itself lies inside (start, end): the last completion before its end is another VM's
+-- no completion of the VM itself lies after the wait's start and before its next one: the last completion
+-- up to the cut is another VM's when it is later than the start
 starved AS (
-  SELECT w.side, w.vm, w.cmd_id, w.start_ns, o.done_ns AS other_ns,
-         CASE WHEN o.done_ns > w.start_ns THEN o.done_ns - w.start_ns ELSE 0 END AS starved_ns
-  FROM waits w ASOF LEFT JOIN (SELECT side, done_ns FROM done) o ON w.side = o.side AND o.done_ns < w.end_ns)
+  SELECT w.side, w.vm, w.cmd_id, w.from_ns, o.done_ns AS other_ns,
+         CASE WHEN o.done_ns > w.from_ns THEN o.done_ns - w.from_ns ELSE 0 END AS starved_ns
+  FROM waits w ASOF LEFT JOIN (SELECT side, done_ns FROM done) o ON w.side = o.side AND o.done_ns <= w.cut_ns)
 SELECT side, vm, max(starved_ns) AS starved_ns,
-       CASE WHEN max(starved_ns) > 0 THEN arg_max(start_ns, starved_ns) END AS from_ns,
+       CASE WHEN max(starved_ns) > 0 THEN arg_max(from_ns, starved_ns) END AS from_ns,
        CASE WHEN max(starved_ns) > 0 THEN arg_max(other_ns, starved_ns) END AS to_ns,
        CASE WHEN max(starved_ns) > 0 THEN arg_max(cmd_id, starved_ns) END AS cmd_id,
        count(*) FILTER (WHERE starved_ns > 0) AS waits

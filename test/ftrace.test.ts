@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { convertToJsonl } from '../src/api/convert.ts';
+import { convert } from '../src/api/convert.ts';
 import { ftraceAdapter, shiftTimestamp } from '../src/ingest/ftrace/index.ts';
 import { rwbsOp } from '../src/ingest/ftrace/rwbs.ts';
 import { InputError } from '../src/ingest/errors.ts';
@@ -151,7 +151,7 @@ describe('the same lines, other layouts', () => {
   it('round-trips through the canonical JSON Lines format', async () => {
     const chunks: string[] = [];
     const sink = new Writable({ write: (c, _e, cb) => (chunks.push(String(c)), cb()) });
-    await convertToJsonl({ files: [Q35_GUEST], raw: false }, sink);
+    await convert({ files: [Q35_GUEST], raw: false, to: 'jsonl' }, sink);
     const file = writeTrace(tempDir(), 'guest.jsonl', chunks.join('').split('\n').filter((l) => l.length > 0));
     const back = await readAll(file, jsonlAdapter);
     expect(back.info.view).toBe('guest');
@@ -178,12 +178,12 @@ describe('sniffing', () => {
       const ls = lines(f);
       return [ls.slice(0, 40).join('\n') + '\n', ls.filter((l) => !l.startsWith('#')).slice(0, 40).join('\n') + '\n'];
     };
-    for (const f of [MICROVM_GUEST, Q35_GUEST]) for (const h of heads(f)) expect(qemuLogAdapter.sniff(h)).toBe(false);
+    for (const f of [MICROVM_GUEST, Q35_GUEST]) for (const h of heads(f)) expect(qemuLogAdapter.sniff(h, Buffer.from(h))).toBe(false);
     for (const f of qemuLogs) {
       const h = lines(f).slice(0, 40).join('\n') + '\n';
-      expect(ftraceAdapter.sniff(h)).toBe(false);
+      expect(ftraceAdapter.sniff(h, Buffer.from(h))).toBe(false);
       // and QEMU's log without timestamps
-      expect(ftraceAdapter.sniff(h.replace(/^\d+@[\d.]+:/gm, ''))).toBe(false);
+      expect(ftraceAdapter.sniff(h.replace(/^\d+@[\d.]+:/gm, ''), Buffer.alloc(0))).toBe(false);
     }
   });
 });

@@ -1,16 +1,16 @@
 /** The canonical JSON Lines format: a real trace converted and read back gives the same run. */
-import { createWriteStream, readFileSync } from 'node:fs';
+import { createWriteStream, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { convertToJsonl } from '../src/api/convert.ts';
+import { convert as convertTrace } from '../src/api/convert.ts';
 import { ingest } from '../src/api/ingest.ts';
 import { queryRows } from '../src/perf/store.ts';
 import { Event, SourceHeader } from '../src/model/events.ts';
-import { MICROVM_LEGACY, MICROVM_MODERN, Q35_PCI, reportOf, tempDir, writeTrace } from './helpers.ts';
+import { MICROVM_LEGACY, MICROVM_MODERN, Q35_PCI, real, reportOf, tempDir, writeTrace } from './helpers.ts';
 
-async function convert(file: string, out: string, raw = false): Promise<void> {
+async function convert(file: string, out: string, raw = false, to: 'jsonl' | 'arrow' = 'jsonl'): Promise<void> {
   const s = createWriteStream(out);
-  await convertToJsonl({ files: [file], raw }, s);
+  await convertTrace({ files: [file], raw, to }, s);
   await new Promise<void>((res) => s.end(res));
 }
 
@@ -41,6 +41,32 @@ describe('canonical JSON Lines', () => {
     expect(b.spans).toEqual(a.spans);
     expect(b.devices).toEqual(a.devices);
     expect(b.findings).toEqual(a.findings);
+  });
+
+  it.each([MICROVM_MODERN, Q35_PCI])('Arrow IPC round trip of %s: same events, store and verdicts', async (trace) => {
+    const out = join(tempDir(), 'run.arrow');
+    await convert(trace, out, false, 'arrow');
+    const a = await snapshot(trace);
+    const b = await snapshot(out);
+    expect(b.events).toEqual(a.events);
+    expect(b.spans).toEqual(a.spans);
+    expect(b.findings).toEqual(a.findings);
+  });
+
+  it('Arrow keeps the guest view (view, cpu) of an ftrace trace', async () => {
+    const guest = real('guest-ftrace/microvm-modern.guest-ftrace.txt.gz');
+    const out = join(tempDir(), 'guest.arrow');
+    await convert(guest, out, false, 'arrow');
+    expect((await snapshot(out)).events).toEqual((await snapshot(guest)).events);
+  });
+
+  it('refuses an Arrow file that does not hold avpscope events, naming it', async () => {
+    const { tableFromArrays, tableToIPC } = await import('apache-arrow');
+    const file = join(tempDir(), 'foreign.arrow');
+    writeFileSync(file, tableToIPC(tableFromArrays({ x: new Float64Array([1, 2]) }), 'stream'));
+    await expect(ingest({ files: [file], db: ':memory:' })).rejects.toThrow(/foreign\.arrow.*|an Arrow file, but not avpscope events/);
+    const err = await ingest({ files: [file], db: ':memory:' }).catch((e) => e);
+    expect(err.describe()).toMatch(/foreign\.arrow: an Arrow file, but not avpscope events/);
   });
 
   it('writes a header and lines the zod schema accepts, with the original line kept on request', async () => {

@@ -1,21 +1,23 @@
 import { createWriteStream } from 'node:fs';
 import { Option, type Command } from 'commander';
-import { convertToJsonl } from '../api/convert.ts';
+import { InputError } from '../ingest/errors.ts';
+import { convert } from '../api/convert.ts';
 import { ADAPTERS } from '../ingest/registry.ts';
 
 export function registerConvert(program: Command): void {
   program
     .command('convert')
-    .description('write a trace in the canonical JSON Lines format (see README: canonical format)')
+    .description('write a trace in a canonical format: JSON Lines or Arrow IPC (see README: canonical format)')
     .argument('<traces...>', 'trace files of one run')
-    .addOption(new Option('--to <format>', 'output format').choices(['jsonl']).makeOptionMandatory())
+    .addOption(new Option('--to <format>', 'output format').choices(['jsonl', 'arrow']).makeOptionMandatory())
     .option('-o, --output <file>', 'write here instead of standard output')
     .option('--raw', 'keep each event\'s original trace line in a "raw" field')
     .option('--vm <name...>', 'VM name per trace file (default: the file name)')
     .addOption(new Option('--input-format <name>', 'read the traces as this format instead of sniffing').choices(ADAPTERS.map((a) => a.name)))
     .action(async (traces: string[], o) => {
       const out = o.output ? createWriteStream(o.output) : process.stdout;
-      await convertToJsonl({ files: traces, vms: o.vm, format: o.inputFormat, raw: o.raw ?? false }, out);
+      if (o.to === 'arrow' && !o.output && process.stdout.isTTY) throw new InputError('Arrow is binary: give -o FILE or redirect standard output');
+      await convert({ files: traces, vms: o.vm, format: o.inputFormat, raw: o.raw ?? false, to: o.to }, out);
       if (o.output) await new Promise<void>((res, rej) => (out as ReturnType<typeof createWriteStream>).end((e?: Error | null) => (e ? rej(e) : res())));
     });
 }

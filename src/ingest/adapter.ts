@@ -40,8 +40,8 @@ export interface OpenedSource {
 export interface Adapter {
   name: string;
   description: string;
-  /** true when the head of a file (decompressed, at most a few KiB) is in this format */
-  sniff(head: string): boolean;
+  /** true when the head of a file (decompressed, at most a few KiB; as text and as bytes) is in this format */
+  sniff(head: string, bytes: Buffer): boolean;
   open(opts: OpenOptions): OpenedSource;
 }
 

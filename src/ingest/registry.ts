@@ -1,12 +1,13 @@
 /** Every trace format avpscope reads, in the order their sniffers are asked. */
 import type { Adapter } from './adapter.ts';
+import { arrowAdapter } from './arrow/index.ts';
 import { InputError } from './errors.ts';
 import { jsonlAdapter } from './jsonl/index.ts';
 import { ftraceAdapter } from './ftrace/index.ts';
 import { readHead } from './lines.ts';
 import { qemuLogAdapter } from './qemu/index.ts';
 
-export const ADAPTERS: readonly Adapter[] = [jsonlAdapter, qemuLogAdapter, ftraceAdapter];
+export const ADAPTERS: readonly Adapter[] = [arrowAdapter, jsonlAdapter, qemuLogAdapter, ftraceAdapter];
 
 export async function detectFormat(file: string, forced?: string): Promise<Adapter> {
   if (forced !== undefined) {
@@ -15,9 +16,10 @@ export async function detectFormat(file: string, forced?: string): Promise<Adapt
     return a;
   }
   const head = await readHead(file);
+  if (arrowAdapter.sniff('', head)) return arrowAdapter;
   if (head.includes(0)) throw new InputError('binary data, not a trace avpscope can read', file);
   const text = head.toString('utf8');
-  const a = ADAPTERS.find((x) => x.sniff(text));
+  const a = ADAPTERS.find((x) => x.sniff(text, head));
   if (!a) {
     const firstLine = text.split('\n', 1)[0]!.slice(0, 80);
     throw new InputError(`not a trace avpscope can read (formats tried: ${ADAPTERS.map((x) => x.name).join(', ')}); it starts: ${JSON.stringify(firstLine)}`, file, 1);

@@ -119,8 +119,52 @@ export const AUDIO_METRICS: Metric[] = [
   }),
 ];
 
+/**
+ * Over the GPU QoS views (queries/gpu_qos.sql, docs/gpu-qos.md): the QEMU view (virtqueue_pop → virtqueue_fill),
+ * or the guest's (virtio_gpu_cmd_queue → virtio_gpu_cmd_response, needs its ftrace) where the name says guest.
+ */
+export const GPU_METRICS: Metric[] = [
+  ...distribution('gpu.cmd', {
+    unit: 'ns', doc: 'virtio-gpu command latency, QEMU view, per VM and queue', labels: ['vm', 'queue'], needs: ['gpu_cmd_sides'], noun: 'commands',
+    samples: "SELECT vm, CAST(queue AS VARCHAR) AS queue, CAST(latency_ns AS DOUBLE) AS sample FROM gpu_cmd_sides WHERE side = 'host' AND latency_ns IS NOT NULL",
+  }),
+  ...distribution('gpu.guest.cmd', {
+    unit: 'ns', doc: 'virtio-gpu command latency as the guest sees it, per VM and queue', labels: ['vm', 'queue'], needs: ['gpu_cmd_sides'], noun: 'commands',
+    samples: "SELECT vm, CAST(queue AS VARCHAR) AS queue, CAST(latency_ns AS DOUBLE) AS sample FROM gpu_cmd_sides WHERE side = 'guest' AND latency_ns IS NOT NULL",
+  }),
+  {
+    name: 'gpu.fairness', unit: 'ratio', doc: "Jain's index across VMs of served/submitted commands (demand-normalised: 1 when each VM is served what it asks)",
+    labels: [], needs: ['gpu_fairness'], sql: "SELECT jain_demand AS value FROM gpu_fairness WHERE side = 'host'",
+  },
+  {
+    name: 'gpu.fairness.device_time', unit: 'ratio', doc: "Jain's index across VMs of their device time (raw allocation: a 3:1 mix is 0.8)",
+    labels: [], needs: ['gpu_fairness'], sql: "SELECT jain_device_time AS value FROM gpu_fairness WHERE side = 'host'",
+  },
+  {
+    name: 'gpu.share', unit: 'ratio', doc: "the VM's share of all VMs' device time in their common window", labels: ['vm'], needs: ['gpu_share'],
+    sql: "SELECT vm, share AS value FROM gpu_share WHERE side = 'host' ORDER BY vm",
+  },
+  {
+    name: 'gpu.starvation.max', unit: 'ns', doc: 'longest wait with a GPU command outstanding while other VMs got completions', labels: ['vm'],
+    needs: ['gpu_starvation'], sql: "SELECT vm, starved_ns AS value FROM gpu_starvation WHERE side = 'host' ORDER BY vm",
+  },
+  {
+    name: 'gpu.guest.starvation.max', unit: 'ns', doc: 'the same, as the guests see their commands', labels: ['vm'],
+    needs: ['gpu_starvation'], sql: "SELECT vm, starved_ns AS value FROM gpu_starvation WHERE side = 'guest' ORDER BY vm",
+  },
+  ...distribution('gpu.frame.interval', {
+    unit: 'ns', doc: 'interval between RESOURCE_FLUSHes per VM and scanout', labels: ['vm', 'scanout'], needs: ['gpu_frames'], noun: 'frames',
+    samples: 'SELECT vm, CAST(scanout AS VARCHAR) AS scanout, CAST(interval_ns AS DOUBLE) AS sample FROM gpu_frames WHERE interval_ns IS NOT NULL',
+  }),
+  {
+    name: 'gpu.frames.missed', unit: 'count', doc: 'frame intervals longer than 1.5 refresh periods of 60 Hz (25 ms), per VM and scanout',
+    labels: ['vm', 'scanout'], needs: ['gpu_frame_pacing'],
+    sql: 'SELECT vm, CAST(scanout AS VARCHAR) AS scanout, missed AS value FROM gpu_frame_pacing(60) ORDER BY vm, scanout',
+  },
+];
+
 /** Every metric a budget can name. Analyses add theirs here. */
-export const METRICS: readonly Metric[] = [...BLK_METRICS, ...AUDIO_METRICS];
+export const METRICS: readonly Metric[] = [...BLK_METRICS, ...AUDIO_METRICS, ...GPU_METRICS];
 
 export function findMetric(name: string): Metric | undefined {
   return METRICS.find((m) => m.name === name);
