@@ -66,8 +66,10 @@ export async function run(opts: RunOptions): Promise<Run> {
   let events = 0;
   const feed = async (batch: Event[]) => {
     events += batch.length;
-    for (const e of batch) platform.replay(e);
-    for (const a of runs) a.onEvents(batch);
+    for (const e of batch) {
+      platform.replay(e);
+      for (const a of runs) a.onEvent(e);
+    }
     if (opts.onEvents) await opts.onEvents(batch);
   };
   const merged = mergeSources(sources, { clock: (i) => plan?.clocks[i] });

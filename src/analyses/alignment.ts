@@ -85,6 +85,6 @@ export const alignmentAnalysis: Analysis = {
       });
       for (const d of a.deviceMap) sink.add(DEVICE_MAP, { vm: g.vm, guest_dev: d.guest, host_dev: d.host, pairs: d.pairs });
     }
-    return { onEvents() {}, finish() {} };
+    return { onEvent() {}, finish() {} };
   },
 };

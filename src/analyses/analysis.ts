@@ -1,8 +1,9 @@
 /**
- * An analysis rides along the replay: it sees every event after the platform model has, may ask
- * the model (which device and queue a handle is), and writes rows into tables of its own that
- * the store creates next to the core ones. Block latency needs no analysis of its own (it is the
- * spans table); the sound, GPU and cross-layer analyses are analyses.
+ * An analysis rides along the replay: it sees every event right after the platform model has, may
+ * ask the model (which device and queue a handle is) or follow its chains (`platform.onChain`), and
+ * writes rows into tables of its own that the store creates next to the core ones. Block latency
+ * needs no analysis of its own (it is the spans table); the sound, GPU and cross-layer analyses are
+ * analyses.
  */
 import type { GuestAlignment } from '../align/sources.ts';
 import type { SourceInfo } from '../ingest/adapter.ts';
@@ -26,8 +27,9 @@ export interface RowSink {
 }
 
 export interface AnalysisRun {
-  /** events in replay order, after the platform model replayed them */
-  onEvents(batch: Event[]): void;
+  /** each event in replay order, right after the platform model replayed it (and called its chain
+   *  hooks): what an analysis pairs with the model's chains arrives in the order the trace has it */
+  onEvent(e: Event): void;
   /** end of input: write what is left */
   finish(): void;
 }

@@ -6,7 +6,6 @@ import { deviceIdFromModelName, deviceTypeName, DEVICE_ID } from './device-types
 import { F_VERSION_1, hasBit } from './features.ts';
 import type { Ref } from './observations.ts';
 import { StatusTracker } from './device/status.ts';
-import { BlkModel } from './devices/blk.ts';
 import type { MmioState } from './transport/mmio.ts';
 import type { QueueState } from './virtqueue/queue.ts';
 
@@ -53,7 +52,6 @@ export class Device {
   readonly shapes = new Map<number, QueueShapes>();
   readonly claims: TypeClaim[] = [];
   readonly msixNames = new Set<string>();
-  blk?: BlkModel;
   readonly rng = { requests: 0, bytesRequested: 0, pushes: 0, bytesPushed: 0 };
   readonly console = { toDriver: [] as { event: number; value?: number; ref: Ref }[], toDevice: [] as { event: number; value?: number; ref: Ref }[], bytesToHost: 0, bytesToGuest: 0 };
   readonly gpuCommands = new Map<number, number>();
@@ -99,10 +97,6 @@ export class Device {
     if (!p) return;
     this.sndPending = undefined;
     if (this.sndAnswers.filter((a) => a.code === p.code).length < SND_ANSWERS_PER_CODE) this.sndAnswers.push({ ...p, len, answer });
-  }
-
-  blkModel(): BlkModel {
-    return (this.blk ??= new BlkModel());
   }
 
   shape(queue: number): QueueShapes {

@@ -1,18 +1,20 @@
 /**
  * Replay: feeds each canonical event to the virtual platform model and records what the
- * hypervisor did. Device-side anomalies become Observations; completed requests leave as Spans
- * through `onSpan` as soon as they are complete, so memory stays bounded by what is in flight.
+ * hypervisor did. Device-side anomalies become Observations. Each descriptor chain is one record
+ * (virtqueue/chain.ts) that analyses may follow step by step (`onChain`); it leaves as a Span
+ * through `onSpan` once its notification is known, so memory stays bounded by what is in flight.
  */
 import type { Event } from './events.ts';
 import { Device } from './device.ts';
 import { statusName } from './device/status.ts';
 import { DEVICE_ID } from './device-types.ts';
-import { BLK_STATUS, BLK_STATUS_MAX, inferBlkOp, type BlkRequestInfo } from './devices/blk.ts';
+import { BLK_STATUS, BLK_STATUS_MAX, inferBlkOp } from './devices/blk.ts';
 import { gpuCodeName } from './devices/gpu-codes.ts';
 import { OBSERVATION_CODES, refOf, type Observation, type ObservationCode, type Ref } from './observations.ts';
 import type { Span } from './spans.ts';
 import { MmioState } from './transport/mmio.ts';
-import { QueueState, type Completed, type Pending } from './virtqueue/queue.ts';
+import type { Chain, ChainHooks, Completed } from './virtqueue/chain.ts';
+import { QueueState } from './virtqueue/queue.ts';
 import type { Stats } from '../ingest/stats.ts';
 
 /** Observations kept per device and code: evidence enough, and memory that does not grow with a
@@ -26,7 +28,14 @@ export function observationKey(vm: string, dev: string, code: ObservationCode): 
 class VmModel {
   readonly devices = new Map<string, Device>();
   readonly queues = new Map<string, QueueState>();
+  /** chains in flight on any of its queues, by element: QEMU's blk events name a request by its chain's element */
+  readonly inflight = new Map<string, Chain>();
   constructor(readonly name: string) {}
+
+  /** The chain is no longer in flight (completed, or dropped by a reset). */
+  settle(c: Chain): void {
+    if (this.inflight.get(c.elem) === c) this.inflight.delete(c.elem);
+  }
 }
 
 export class Platform {
@@ -35,11 +44,17 @@ export class Platform {
   /** events per kind, for the report */
   readonly kinds = new Map<string, number>();
   spans = 0;
+  private readonly chainHooks: ChainHooks[] = [];
 
   constructor(
     private readonly stats: Stats,
     private readonly onSpan: (s: Span) => void = () => {},
   ) {}
+
+  /** Follows every chain through the replay: each hook is called as the replay reaches that step. */
+  onChain(hooks: ChainHooks): void {
+    this.chainHooks.push(hooks);
+  }
 
   private vm(name: string): VmModel {
     let v = this.vms.get(name);
@@ -78,7 +93,7 @@ export class Platform {
     const key = e.vq ?? (e.dev !== undefined && e.queue !== undefined ? `${e.dev}#${e.queue}` : undefined);
     if (key === undefined) return undefined;
     let q = v.queues.get(key);
-    if (!q) v.queues.set(key, (q = new QueueState(key)));
+    if (!q) v.queues.set(key, (q = new QueueState(key, v.name)));
     if (e.dev !== undefined && q.dev === undefined) q.dev = e.dev;
     if (e.queue !== undefined && q.index === undefined) {
       q.index = e.queue;
@@ -167,14 +182,16 @@ export class Platform {
         if (e.via === 'irqfd' && d) d.transport ??= 'pci';
         const q = this.queue(v, e);
         this.checkDriverOk(vmName, q?.dev ?? d?.id, ref, 'a used-buffer notification');
-        if (q) for (const c of q.notify(ref)) this.emitSpan(v, q, c);
+        if (q) for (const c of q.notify(ref)) this.emitSpan(v, c);
         return;
       }
       case 'vq.pop': {
         const q = this.queue(v, e);
         if (!q) return;
         this.checkDriverOk(vmName, q.dev, ref, `chain ${e.elem} taken`);
-        const again = q.pop(e.elem, ref, e.in_num, e.out_num);
+        const again = q.inflight.get(e.elem);
+        const c = q.pop(e.elem, ref, e.in_num, e.out_num);
+        v.inflight.set(e.elem, c);
         if (again) {
           this.observe('vq.pop-while-in-flight', vmName, q.dev, [again.pop, ref], `chain ${e.elem} taken again while in flight since line ${again.pop.src?.line ?? '?'}: its completion is missing`);
         }
@@ -194,6 +211,7 @@ export class Platform {
             sh.firstWritable ??= ref;
           }
         }
+        for (const h of this.chainHooks) h.pop?.(c);
         return;
       }
       case 'vq.fill': {
@@ -203,10 +221,12 @@ export class Platform {
           this.observe('vq.index-past-size', vmName, q.dev, [ref], `used element written at offset ${e.idx} of a queue of ${q.size} entries`);
         }
         const r = q.fill(e.elem, ref, e.len);
-        if (!r.ok) {
-          if (r.code === 'vq.completed-twice') this.observe(r.code, vmName, q.dev, [r.first, ref], `chain ${e.elem} completed at line ${r.first.src?.line ?? '?'} and again here, without being taken again`);
-          else this.observe(r.code, vmName, q.dev, [ref], `chain ${e.elem} completed but never taken`);
-        }
+        if (r.ok) {
+          v.settle(r.req);
+          for (const h of this.chainHooks) h.fill?.(r.req);
+        } else if (r.code === 'vq.completed-twice') {
+          this.observe(r.code, vmName, q.dev, [r.first, ref], `chain ${e.elem} completed at line ${r.first.src?.line ?? '?'} and again here, without being taken again`);
+        } else this.observe(r.code, vmName, q.dev, [ref], `chain ${e.elem} completed but never taken`);
         // a sound controlq (queue 0) completion answers the request handled since the last one
         if (q.index === 0 && q.dev !== undefined) v.devices.get(q.dev)?.sndAnswered(e.len, ref);
         return;
@@ -215,26 +235,42 @@ export class Platform {
         const q = this.queue(v, e);
         if (!q) return;
         const { unnotified, excess } = q.flush(e.count, ref);
-        for (const c of unnotified) this.emitSpan(v, q, c);
+        for (const c of unnotified) this.emitSpan(v, c);
         if (excess > 0) {
           this.observe('vq.used-more-than-filled', vmName, q.dev, [ref], `${e.count} used elements published but only ${e.count - excess} completed since the last publication`);
         }
         return;
       }
-      case 'blk.submit':
-        d?.blkModel().submit(e, ref);
+      case 'blk.submit': {
+        const c = v.inflight.get(e.req);
+        if (c) {
+          c.op = e.op;
+          c.sector = e.sector;
+          c.nsectors = e.nsectors;
+          c.submit = ref;
+          for (const h of this.chainHooks) h.submit?.(c);
+        }
         if (d) d.claim({ id: DEVICE_ID.blk, how: 'seen', why: 'virtio-blk request events name this device', ref });
         return;
-      case 'blk.backend':
-        d?.blkModel().backend(e, ref);
+      }
+      case 'blk.backend': {
+        const c = v.inflight.get(e.req);
+        if (c) c.backend = ref;
         return;
-      case 'blk.complete':
+      }
+      case 'blk.complete': {
+        const c = v.inflight.get(e.req);
+        if (c) {
+          c.complete = ref;
+          c.status = e.status;
+          for (const h of this.chainHooks) h.complete?.(c);
+        }
         if (!d) return;
-        d.blkModel().complete(e, ref);
         d.claim({ id: DEVICE_ID.blk, how: 'seen', why: 'virtio-blk request events name this device', ref });
         if (e.status > BLK_STATUS_MAX) this.observe('blk.bad-status', vmName, d.id, [ref], `status ${e.status} is not a VIRTIO_BLK_S_* value`);
         else if (e.status === BLK_STATUS.IOERR) this.observe('blk.io-error', vmName, d.id, [ref]);
         return;
+      }
       case 'rng.request':
         if (d) {
           d.rng.requests++;
@@ -283,7 +319,7 @@ export class Platform {
    * trace is lost if the device went on to complete chains it took later; otherwise it was merely
    * still in flight.
    */
-  private judgeUncompleted(v: VmModel, q: QueueState, p: Pending, when: 'reset' | 'end'): void {
+  private judgeUncompleted(v: VmModel, q: QueueState, p: Chain, when: 'reset' | 'end'): void {
     if (q.lastCompletedOrdinal > p.ordinal) {
       this.observe('vq.lost-request', v.name, q.dev, [p.pop], `chain ${p.elem} taken at line ${p.pop.src?.line ?? '?'} was never completed, yet later chains on this queue were`);
       return;
@@ -357,25 +393,27 @@ export class Platform {
 
   private resetDevice(v: VmModel, d: Device, _ref: Ref): void {
     d.mmio?.reset();
-    d.blk?.forget();
     for (const q of d.queues.values()) {
       const { dropped, pending } = q.reset();
-      for (const c of pending) this.emitSpan(v, q, c);
-      for (const p of dropped) this.judgeUncompleted(v, q, p, 'reset');
+      for (const c of pending) this.emitSpan(v, c);
+      for (const p of dropped) {
+        v.settle(p);
+        this.judgeUncompleted(v, q, p, 'reset');
+      }
     }
   }
 
-  private emitSpan(v: VmModel, q: QueueState, c: Completed): void {
+  private emitSpan(v: VmModel, c: Completed): void {
+    const q = c.vq;
     const dev = q.dev ?? '?';
     const d = q.dev !== undefined ? v.devices.get(q.dev) : undefined;
-    const blk: BlkRequestInfo | undefined = d?.blk?.take(c.elem);
     let op: string | null = null;
     let inferred = false;
     let bytes: number | null = null;
-    if (blk?.op !== undefined) {
-      op = blk.op;
-      bytes = blk.nsectors !== undefined ? blk.nsectors * 512 : null;
-    } else if (d !== undefined && (d.blk !== undefined || d.claims.some((c) => c.id === DEVICE_ID.blk))) {
+    if (c.op !== undefined) {
+      op = c.op;
+      bytes = c.nsectors !== undefined ? c.nsectors * 512 : null;
+    } else if (d?.claims.some((x) => x.id === DEVICE_ID.blk)) {
       const guess = inferBlkOp(c.out_num, c.in_num, c.len);
       if (guess) {
         op = guess.op;
@@ -391,17 +429,17 @@ export class Platform {
       elem: c.elem,
       op,
       op_inferred: inferred,
-      sector: blk?.sector ?? null,
-      nsectors: blk?.nsectors ?? null,
+      sector: c.sector ?? null,
+      nsectors: c.nsectors ?? null,
       bytes,
-      status: blk?.complete?.status ?? null,
+      status: c.status ?? null,
       in_num: c.in_num,
       out_num: c.out_num,
       used_len: c.len,
       t_pop: c.pop.ts,
-      t_submit: blk?.submit?.ts ?? null,
-      t_backend: blk?.backend?.ref.ts ?? null,
-      t_complete: blk?.complete?.ref.ts ?? null,
+      t_submit: c.submit?.ts ?? null,
+      t_backend: c.backend?.ts ?? null,
+      t_complete: c.complete?.ts ?? null,
       t_fill: c.fill.ts,
       t_used: c.used?.ts ?? null,
       t_notify: c.notify?.ts ?? null,
@@ -417,7 +455,7 @@ export class Platform {
     for (const d of this.allDevices()) this.checkShapes(d);
     for (const v of this.vms.values()) {
       for (const q of v.queues.values()) {
-        for (const c of q.drain()) this.emitSpan(v, q, c);
+        for (const c of q.drain()) this.emitSpan(v, c);
         for (const p of q.inflight.values()) this.judgeUncompleted(v, q, p, 'end');
       }
     }

@@ -11,9 +11,11 @@
 import { GPU_CMD, gpuCodeName } from '../../model/devices/gpu-codes.ts';
 import type { Event, EventOf } from '../../model/events.ts';
 import { refOf, type Ref } from '../../model/observations.ts';
+import type { Chain } from '../../model/virtqueue/chain.ts';
 import type { TableDecl } from '../../perf/tables.ts';
 import type { Analysis, AnalysisContext, RowSink } from '../analysis.ts';
-import { HostChains, type HostChain } from '../host-chains.ts';
+import { KickPairing } from '../kick-pairing.ts';
+import { push } from '../list-map.ts';
 import { GPU_COMMANDS } from './tables.ts';
 
 interface GuestCmd {
@@ -31,7 +33,7 @@ interface GuestCmd {
 }
 
 interface HostCmd {
-  chain: HostChain;
+  chain: Chain;
   process?: Ref;
   type?: number;
   ctx?: number;
@@ -43,28 +45,19 @@ interface HostCmd {
 /** 2D and cursor commands belong to no 3D context; the 0x2xx ones name theirs. */
 const is3d = (type: number) => type >= 0x200 && type < 0x300;
 
-function push<K, V>(m: Map<K, V[]>, k: K, v: V): void {
-  const l = m.get(k);
-  if (l) l.push(v);
-  else m.set(k, [v]);
-}
-
 class VmState {
   readonly toHost: Map<string, string>;
   readonly toGuest: Map<string, string>;
   /** the last buffer each CPU added, for the command event that follows it */
   readonly lastAdd = new Map<number | undefined, EventOf<'vq.add'>>();
   readonly byToken = new Map<string, GuestCmd>();
-  /** per guest queue: queued and not kicked; queued and not taken by QEMU; not answered; taken back by the driver */
-  readonly unkicked = new Map<string, GuestCmd[]>();
+  /** per guest queue: queued and not taken by QEMU; not answered; taken back by the driver */
   readonly unpopped = new Map<string, GuestCmd[]>();
   readonly unanswered = new Map<string, GuestCmd[]>();
   readonly reclaimed = new Map<string, GuestCmd[]>();
   readonly lastInterrupt = new Map<string, Ref>();
-  /** per host queue: kicked, awaiting QEMU's notify; popped, awaiting processing */
-  readonly awaitingNotify = new Map<string, GuestCmd[]>();
-  /** QEMU's last kick per queue: the envelope's own pairs land on the same ns as the guest's kick, and may precede it */
-  readonly lastHostKick = new Map<string, Ref>();
+  readonly kicks = new KickPairing<GuestCmd>();
+  /** per host queue: popped, awaiting processing */
   readonly unprocessed = new Map<string, HostCmd[]>();
   /** which scanout shows each resource (QEMU's SET_SCANOUTs): the scanout a RESOURCE_FLUSH presents on */
   readonly scanoutOf = new Map<number, number>();
@@ -80,8 +73,7 @@ class VmState {
 
 class GpuRun {
   private readonly vms = new Map<string, VmState>();
-  private readonly chains: HostChains;
-  private readonly hostOf = new Map<HostChain, HostCmd>();
+  private readonly hostOf = new Map<Chain, HostCmd>();
   private nextId = 0;
 
   constructor(
@@ -89,7 +81,7 @@ class GpuRun {
     private readonly sink: RowSink,
   ) {
     for (const g of ctx.alignments) this.vms.set(g.vm, new VmState(g.vm, g.alignment.available ? g.alignment.deviceMap : []));
-    this.chains = new HostChains(ctx.platform, { pop: (c) => this.onPop(c), fill: (c) => this.onFill(c) });
+    ctx.platform.onChain({ pop: (c) => this.onPop(c), fill: (c) => this.onFill(c) });
   }
 
   private vm(name: string): VmState {
@@ -98,27 +90,16 @@ class GpuRun {
     return v;
   }
 
-  onEvents(batch: Event[]): void {
-    for (const e of batch) {
-      if (e.view === 'guest') this.guest(e);
-      else {
-        this.chains.onEvent(e);
-        this.host(e);
-      }
-    }
+  onEvent(e: Event): void {
+    if (e.view === 'guest') this.guest(e);
+    else this.host(e);
   }
 
   // ---- host -----------------------------------------------------------------------------------
 
   private host(e: Event): void {
-    if (e.kind === 'notify.avail' && e.dev !== undefined) {
-      const v = this.vms.get(e.vm ?? '');
-      v?.lastHostKick.set(`${e.dev}#${e.queue}`, refOf(e));
-      const waiting = v?.awaitingNotify.get(`${e.dev}#${e.queue}`);
-      if (!waiting) return;
-      for (const c of waiting) c.notify ??= refOf(e);
-      v!.awaitingNotify.delete(`${e.dev}#${e.queue}`);
-    } else if (e.kind === 'gpu.cmd' && e.phase === 'process' && e.dev !== undefined) {
+    if (e.kind === 'notify.avail' && e.dev !== undefined) this.vms.get(e.vm ?? '')?.kicks.hostKick(`${e.dev}#${e.queue}`, refOf(e));
+    else if (e.kind === 'gpu.cmd' && e.phase === 'process' && e.dev !== undefined) {
       const v = this.vm(e.vm ?? '');
       // QEMU's cursor events carry their queue; the rest are control-queue commands
       const h = v.unprocessed.get(`${e.dev}#${e.queue ?? 0}`)?.shift();
@@ -132,27 +113,28 @@ class GpuRun {
     }
   }
 
-  private onPop(c: HostChain): void {
-    if (c.dev === undefined || c.queue === undefined) return;
-    const v = this.vm(c.vm);
+  private onPop(c: Chain): void {
+    const { vm, dev, index } = c.vq;
+    if (dev === undefined || index === undefined) return;
+    const v = this.vm(vm);
     const h: HostCmd = { chain: c };
-    const gdev = v.toGuest.get(c.dev);
-    const g = gdev !== undefined ? v.unpopped.get(`${gdev}#${c.queue}`)?.shift() : undefined;
+    const gdev = v.toGuest.get(dev);
+    const g = gdev !== undefined ? v.unpopped.get(`${gdev}#${index}`)?.shift() : undefined;
     if (g) {
       g.host = h;
       h.guest = g;
     }
     // only GPU chains are ever processed; the others leave at their fill
-    push(v.unprocessed, `${c.dev}#${c.queue}`, h);
+    push(v.unprocessed, `${dev}#${index}`, h);
     this.hostOf.set(c, h);
   }
 
-  private onFill(c: HostChain): void {
+  private onFill(c: Chain): void {
     const h = this.hostOf.get(c);
     if (!h) return;
     this.hostOf.delete(c);
-    const v = this.vm(c.vm);
-    const list = v.unprocessed.get(`${c.dev}#${c.queue}`);
+    const v = this.vm(c.vq.vm);
+    const list = v.unprocessed.get(`${c.vq.dev}#${c.vq.index}`);
     if (list?.includes(h)) list.splice(list.indexOf(h), 1);
     // a command the guest's trace does not show (before or after it): the host's view alone
     if (h.type !== undefined && !h.guest) this.write(v, undefined, h, undefined);
@@ -177,7 +159,7 @@ class GpuRun {
             cmd.token = add.token;
             v.byToken.set(add.token, cmd);
           }
-          push(v.unkicked, gq, cmd);
+          v.kicks.added(gq, cmd);
           push(v.unpopped, gq, cmd);
           push(v.unanswered, gq, cmd);
         } else if (e.phase === 'response') {
@@ -192,14 +174,7 @@ class GpuRun {
       }
       case 'notify.avail': {
         const host = e.dev !== undefined ? v.toHost.get(e.dev) : undefined;
-        for (const c of v.unkicked.get(`${e.dev}#${e.queue}`) ?? []) {
-          c.kick = ref;
-          if (host === undefined) continue;
-          const same = v.lastHostKick.get(`${host}#${e.queue}`);
-          if (same && same.ts >= ref.ts) c.notify = same;
-          else push(v.awaitingNotify, `${host}#${e.queue}`, c);
-        }
-        v.unkicked.delete(`${e.dev}#${e.queue}`);
+        v.kicks.guestKick(`${e.dev}#${e.queue}`, host !== undefined ? `${host}#${e.queue}` : undefined, ref);
         return;
       }
       case 'notify.used':
@@ -232,8 +207,8 @@ class GpuRun {
       cmd_id: this.nextId++,
       vm: v.name,
       guest_dev: g?.gdev ?? null,
-      host_dev: c?.dev ?? (g ? v.toHost.get(g.gdev) : undefined) ?? null,
-      queue: g?.queue ?? c?.queue ?? null,
+      host_dev: c?.vq.dev ?? (g ? v.toHost.get(g.gdev) : undefined) ?? null,
+      queue: g?.queue ?? c?.vq.index ?? null,
       type,
       type_name: gpuCodeName(type),
       ctx: g?.ctx ?? h?.ctx ?? (is3d(type) ? null : 0),
@@ -250,7 +225,7 @@ class GpuRun {
       t_process: h?.process?.ts ?? null,
       t_fill: c?.fill?.ts ?? null,
       t_used: c?.used?.ts ?? null,
-      t_irq: c?.irq?.ts ?? null,
+      t_irq: c?.notify?.ts ?? null,
       t_interrupt: g?.interrupt?.ts ?? null,
       t_get_buf: g?.getBuf?.ts ?? null,
       t_response: resp?.ref.ts ?? null,

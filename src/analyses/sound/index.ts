@@ -70,24 +70,22 @@ class SoundRun implements AnalysisRun {
     };
   }
 
-  onEvents(batch: Event[]): void {
-    for (const e of batch) {
-      if (e.view === 'guest') continue;
-      switch (e.kind) {
-        case 'snd.ctrl':
-          this.control(e);
-          break;
-        case 'vq.pop':
-        case 'vq.fill':
-          this.buffer(e);
-          break;
-        case 'snd.xfer':
-          this.xfer(e);
-          break;
-        case 'audio.timer':
-          this.audioTimer(e);
-          break;
-      }
+  onEvent(e: Event): void {
+    if (e.view === 'guest') return;
+    switch (e.kind) {
+      case 'snd.ctrl':
+        this.control(e);
+        break;
+      case 'vq.pop':
+      case 'vq.fill':
+        this.buffer(e);
+        break;
+      case 'snd.xfer':
+        this.xfer(e);
+        break;
+      case 'audio.timer':
+        this.audioTimer(e);
+        break;
     }
   }
 

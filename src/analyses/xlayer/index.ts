@@ -20,10 +20,12 @@ import { DEVICE_ID } from '../../model/device-types.ts';
 import type { Device } from '../../model/device.ts';
 import type { BlkOp, Event, EventOf } from '../../model/events.ts';
 import { refOf, type Ref } from '../../model/observations.ts';
+import type { Chain } from '../../model/virtqueue/chain.ts';
 import { rwbsOp } from '../../ingest/ftrace/rwbs.ts';
 import type { TableDecl } from '../../perf/tables.ts';
 import type { Analysis, AnalysisContext, RowSink } from '../analysis.ts';
-import { HostChains, type HostChain } from '../host-chains.ts';
+import { KickPairing } from '../kick-pairing.ts';
+import { push, take } from '../list-map.ts';
 import { LAYERS, layerSpans, type Points } from './layers.ts';
 import { XLAYER_LAYERS, XLAYER_REQUESTS, type XlayerRequestRow } from './tables.ts';
 
@@ -77,7 +79,7 @@ interface GuestReq {
   notify?: Ref;
   /** the first chain QEMU took from the queue after this request's kick */
   laterPop?: Ref;
-  chain?: HostChain;
+  chain?: Chain;
   interrupt?: Ref;
   getBuf?: Ref;
   done?: Ref;
@@ -85,17 +87,6 @@ interface GuestReq {
 
 const blockKey = (disk: string, op: BlkOp, sector: number, nsectors: number) => `${disk} ${op} ${sector} ${nsectors}`;
 const hostKey = (op: string, sector: number | undefined, nsectors: number | undefined) => `${op} ${sector} ${nsectors}`;
-
-function take<K, V>(m: Map<K, V[]>, k: K): V[] {
-  const l = m.get(k) ?? [];
-  m.delete(k);
-  return l;
-}
-function push<K, V>(m: Map<K, V[]>, k: K, v: V): void {
-  const l = m.get(k);
-  if (l) l.push(v);
-  else m.set(k, [v]);
-}
 
 class VmState {
   /** guest virtioN -> host device, and back */
@@ -106,10 +97,7 @@ class VmState {
   readonly issued = new Map<string, GuestReq[]>();
   readonly pending = new Set<GuestReq>();
   readonly awaitingAdd = new Map<number | undefined, GuestReq[]>();
-  readonly awaitingKick = new Map<string, GuestReq[]>();
-  readonly awaitingNotify = new Map<string, GuestReq[]>();
-  /** QEMU's last kick per queue: the envelope's own pairs land on the same ns as the guest's kick, and may precede it */
-  readonly lastHostKick = new Map<string, Ref>();
+  readonly kicks = new KickPairing<GuestReq>();
   readonly awaitingPop = new Map<string, GuestReq[]>();
   readonly unjoinedRw = new Map<string, GuestReq[]>();
   unjoinedOther: GuestReq[] = [];
@@ -139,7 +127,6 @@ class VmState {
 
 class XlayerRun {
   private readonly vms = new Map<string, VmState>();
-  private readonly chains: HostChains;
   private nextId = 0;
 
   constructor(
@@ -150,7 +137,7 @@ class XlayerRun {
       const a = g.alignment;
       this.vms.set(g.vm, new VmState(g.vm, a.available, a.reason, a.available ? a.deviceMap : []));
     }
-    this.chains = new HostChains(ctx.platform, {
+    ctx.platform.onChain({
       pop: (c) => this.onHostPop(c),
       submit: (c) => this.onHostSubmit(c),
       complete: (c) => this.onHostComplete(c),
@@ -164,14 +151,9 @@ class XlayerRun {
     return v;
   }
 
-  onEvents(batch: Event[]): void {
-    for (const e of batch) {
-      if (e.view === 'guest') this.guest(e);
-      else {
-        this.chains.onEvent(e);
-        this.host(e);
-      }
-    }
+  onEvent(e: Event): void {
+    if (e.view === 'guest') this.guest(e);
+    else this.host(e);
   }
 
   // ---- host side ------------------------------------------------------------------------------
@@ -179,10 +161,8 @@ class XlayerRun {
   private host(e: Event): void {
     const v = this.vms.get(e.vm ?? '');
     if (!v?.aligned || e.dev === undefined) return;
-    if (e.kind === 'notify.avail') {
-      v.lastHostKick.set(`${e.dev}#${e.queue}`, refOf(e));
-      for (const r of take(v.awaitingNotify, `${e.dev}#${e.queue}`)) r.notify ??= refOf(e);
-    } else if (e.kind === 'notify.used') {
+    if (e.kind === 'notify.avail') v.kicks.hostKick(`${e.dev}#${e.queue}`, refOf(e));
+    else if (e.kind === 'notify.used') {
       const s = v.sent.get(e.dev) ?? { count: 0 };
       s.count++;
       s.last = refOf(e);
@@ -190,34 +170,34 @@ class XlayerRun {
     }
   }
 
-  private onHostPop(c: HostChain): void {
-    const v = this.vms.get(c.vm);
-    if (!v?.aligned || c.dev === undefined) return;
-    for (const r of take(v.awaitingPop, `${c.dev}#${c.queue}`)) r.laterPop ??= c.pop;
+  private onHostPop(c: Chain): void {
+    const v = this.vms.get(c.vq.vm);
+    if (!v?.aligned || c.vq.dev === undefined) return;
+    for (const r of take(v.awaitingPop, `${c.vq.dev}#${c.vq.index}`)) r.laterPop ??= c.pop;
   }
 
-  private onHostSubmit(c: HostChain): void {
-    const v = this.vms.get(c.vm);
+  private onHostSubmit(c: Chain): void {
+    const v = this.vms.get(c.vq.vm);
     if (!v?.aligned || c.op === undefined) return;
     const list = v.unjoinedRw.get(hostKey(c.op, c.sector, c.nsectors));
-    const i = list?.findIndex((r) => !r.finished && !r.chain && (r.gdev === undefined || v.toHost.get(r.gdev) === c.dev)) ?? -1;
+    const i = list?.findIndex((r) => !r.finished && !r.chain && (r.gdev === undefined || v.toHost.get(r.gdev) === c.vq.dev)) ?? -1;
     if (i < 0) return;
     this.join(v, list!.splice(i, 1)[0]!, c);
   }
 
   /** A chain QEMU completed without a read or write event: a flush, discard or the like. */
-  private onHostComplete(c: HostChain): void {
-    const v = this.vms.get(c.vm);
+  private onHostComplete(c: Chain): void {
+    const v = this.vms.get(c.vq.vm);
     if (!v?.aligned || c.submit !== undefined) return;
     v.unjoinedOther = v.unjoinedOther.filter((r) => !r.finished && !r.chain);
-    const mine = v.unjoinedOther.filter((r) => r.gdev === undefined || v.toHost.get(r.gdev) === c.dev);
+    const mine = v.unjoinedOther.filter((r) => r.gdev === undefined || v.toHost.get(r.gdev) === c.vq.dev);
     // a flush is a header and a status byte (VIRTIO §5.2.6); the others carry a readable payload
     const flushShape = c.out_num === 1 && c.in_num === 1;
     const r = mine.find((x) => (x.op === 'flush') === flushShape) ?? mine[0];
     if (r) this.join(v, r, c);
   }
 
-  private join(v: VmState, r: GuestReq, c: HostChain): void {
+  private join(v: VmState, r: GuestReq, c: Chain): void {
     r.chain = c;
     v.maxPopped.set(r.disk, Math.max(v.maxPopped.get(r.disk) ?? -1, r.ordinal));
   }
@@ -248,19 +228,14 @@ class XlayerRun {
         r.gdev = e.dev;
         r.gqueue = e.queue;
         v.byToken.set(e.token, r);
-        push(v.awaitingKick, `${e.dev}#${e.queue}`, r);
+        v.kicks.added(`${e.dev}#${e.queue}`, r);
         return;
       }
       case 'notify.avail': {
         const host = e.dev !== undefined ? v.toHost.get(e.dev) : undefined;
-        for (const r of take(v.awaitingKick, `${e.dev}#${e.queue}`)) {
-          r.kick = ref;
-          if (host === undefined) continue;
-          const same = v.lastHostKick.get(`${host}#${e.queue}`);
-          if (same && same.ts >= ref.ts) r.notify = same;
-          else push(v.awaitingNotify, `${host}#${e.queue}`, r);
-          push(v.awaitingPop, `${host}#${e.queue}`, r);
-        }
+        const hostQueue = host !== undefined ? `${host}#${e.queue}` : undefined;
+        const kicked = v.kicks.guestKick(`${e.dev}#${e.queue}`, hostQueue, ref);
+        if (hostQueue !== undefined) for (const r of kicked) push(v.awaitingPop, hostQueue, r);
         return;
       }
       case 'notify.used':
@@ -317,7 +292,8 @@ class XlayerRun {
     v.maxDone.set(r.disk, Math.max(v.maxDone.get(r.disk) ?? -1, r.ordinal));
     // completed without QEMU taking it: judged at the end, when it is known whether QEMU took later ones
     if (v.aligned && !r.chain) return;
-    if (r.chain?.dev !== undefined) v.requests.set(r.chain.dev, (v.requests.get(r.chain.dev) ?? 0) + 1);
+    const host = r.chain?.vq.dev;
+    if (host !== undefined) v.requests.set(host, (v.requests.get(host) ?? 0) + 1);
     this.write(v, r, 'complete');
   }
 
@@ -356,13 +332,13 @@ class XlayerRun {
     const c = r.chain;
     const t: Points = {
       insert: r.insert?.ts, issue: r.issue.ts, add: r.add?.ts, kick: r.kick?.ts, notify: c ? r.notify?.ts : undefined, pop: c?.pop.ts,
-      backend: (c?.backend ?? c?.complete)?.ts, complete: c?.complete?.ts, used: (c?.used ?? c?.fill)?.ts, irq: c?.irq?.ts,
+      backend: (c?.backend ?? c?.complete)?.ts, complete: c?.complete?.ts, used: (c?.used ?? c?.fill)?.ts, irq: c?.notify?.ts,
       interrupt: r.interrupt?.ts, get_buf: r.getBuf?.ts, done: r.done?.ts,
     };
     const { spans, total } = layerSpans(t);
     const times = Object.fromEntries(Object.entries(t).map(([k, x]) => [`t_${k}`, x ?? null]));
     const row = {
-      req_id: r.id, vm: v.name, guest_dev: r.gdev ?? null, host_dev: c?.dev ?? (r.gdev !== undefined ? v.toHost.get(r.gdev) : undefined) ?? null,
+      req_id: r.id, vm: v.name, guest_dev: r.gdev ?? null, host_dev: c?.vq.dev ?? (r.gdev !== undefined ? v.toHost.get(r.gdev) : undefined) ?? null,
       disk: r.disk, op: r.op, rwbs: r.rwbs, sector: r.sector, nsectors: r.nsectors, token: r.token ?? null, elem: c?.elem ?? null, outcome,
       ...times, total_ns: total,
       guest_file: r.issue.src?.file ?? null, issue_line: r.issue.src?.line ?? null, done_line: r.done?.src?.line ?? null,
@@ -386,7 +362,7 @@ class XlayerRun {
   private judge(v: VmState, r: GuestReq): string {
     if (!v.aligned) return 'in-flight';
     const c = r.chain;
-    const host = c?.dev ?? (r.gdev !== undefined ? v.toHost.get(r.gdev) : undefined);
+    const host = c?.vq.dev ?? (r.gdev !== undefined ? v.toHost.get(r.gdev) : undefined);
     const what = `${r.op} ${r.rwbs} sector ${r.sector} +${r.nsectors} of ${r.disk}`;
     const guestRefs = [r.issue, ...(r.add ? [r.add] : []), ...(r.kick ? [r.kick] : [])];
     const laterDone = (v.maxDone.get(r.disk) ?? -1) > r.ordinal;
@@ -414,7 +390,7 @@ class XlayerRun {
     v.oneSided.push({
       kind: 'never-completed', guestDev: r.gdev, hostDev: host,
       detail: `QEMU returned ${what} (element ${c.elem}); ${taken}, though the guest completed requests issued after it`,
-      refs: [r.issue, c.fill, ...(c.used ? [c.used] : []), ...(c.irq ? [c.irq] : []), ...(r.getBuf ? [r.getBuf] : [])],
+      refs: [r.issue, c.fill, ...(c.used ? [c.used] : []), ...(c.notify ? [c.notify] : []), ...(r.getBuf ? [r.getBuf] : [])],
     });
     return 'never-completed';
   }

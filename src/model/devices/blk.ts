@@ -1,59 +1,13 @@
 /**
  * virtio-blk (VIRTIO §5.2): what each request was, from the device's own events where the log has
- * them, else from the chain's shape (§5.2.6: header out, data, status in), marked inferred.
+ * them (kept on the request's chain, src/model/virtqueue/chain.ts), else from the chain's shape
+ * (§5.2.6: header out, data, status in), marked inferred.
  */
-import type { BlkOp, Event } from '../events.ts';
-import type { Ref } from '../observations.ts';
+import type { BlkOp } from '../events.ts';
 
 export const BLK_STATUS = { OK: 0, IOERR: 1, UNSUPP: 2 } as const;
 /** Highest VIRTIO_BLK_S_* value the spec defines (the zoned statuses end at 6). */
 export const BLK_STATUS_MAX = 6;
-
-export interface BlkRequestInfo {
-  op?: BlkOp;
-  sector?: number;
-  nsectors?: number;
-  submit?: Ref;
-  backend?: { ref: Ref; ret: number };
-  complete?: { ref: Ref; status: number };
-}
-
-export class BlkModel {
-  private readonly reqs = new Map<string, BlkRequestInfo>();
-
-  private info(req: string): BlkRequestInfo {
-    let r = this.reqs.get(req);
-    if (!r) this.reqs.set(req, (r = {}));
-    return r;
-  }
-
-  submit(e: Extract<Event, { kind: 'blk.submit' }>, ref: Ref): void {
-    const r = this.info(e.req);
-    r.op = e.op;
-    r.sector = e.sector;
-    r.nsectors = e.nsectors;
-    r.submit = ref;
-  }
-
-  backend(e: Extract<Event, { kind: 'blk.backend' }>, ref: Ref): void {
-    this.info(e.req).backend = { ref, ret: e.ret };
-  }
-
-  complete(e: Extract<Event, { kind: 'blk.complete' }>, ref: Ref): void {
-    this.info(e.req).complete = { ref, status: e.status };
-  }
-
-  /** The device events of a chain, taken when the chain is completed (the pointer is reused later). */
-  take(elem: string): BlkRequestInfo | undefined {
-    const r = this.reqs.get(elem);
-    this.reqs.delete(elem);
-    return r;
-  }
-
-  forget(): void {
-    this.reqs.clear();
-  }
-}
 
 /**
  * The request type of a chain that no device event named, from its shape (readable and writable

@@ -5,22 +5,7 @@
  * at most `size` chains outstanding) hold for both.
  */
 import type { Ref } from '../observations.ts';
-
-export interface Pending {
-  elem: string;
-  pop: Ref;
-  in_num: number;
-  out_num: number;
-  /** pops on this queue before this one: lets the end-of-trace check tell a lost chain from a slow one */
-  ordinal: number;
-}
-
-export interface Completed extends Pending {
-  fill: Ref;
-  len: number;
-  used?: Ref;
-  notify?: Ref;
-}
+import type { Chain, Completed } from './chain.ts';
 
 export type FillResult =
   | { ok: true; req: Completed }
@@ -36,7 +21,7 @@ export class QueueState {
   index?: number;
   /** QueueNum, when the transport shows it */
   size?: number;
-  readonly inflight = new Map<string, Pending>();
+  readonly inflight = new Map<string, Chain>();
   /** chains filled since their last pop (to tell a double completion from a stray one) */
   private readonly lastFill = new Map<string, Ref>();
   /** completed, awaiting the flush that publishes them */
@@ -54,20 +39,24 @@ export class QueueState {
   /** ordinal of the latest pop whose chain was completed */
   lastCompletedOrdinal = -1;
 
-  constructor(readonly key: string) {}
+  /** `vm` is '' for a trace that names no VM, as in the events */
+  constructor(
+    readonly key: string,
+    readonly vm = '',
+  ) {}
 
-  pop(elem: string, ref: Ref, in_num: number, out_num: number): Pending | undefined {
-    const previous = this.inflight.get(elem);
-    const p: Pending = { elem, pop: ref, in_num, out_num, ordinal: this.pops++ };
-    this.inflight.set(elem, p);
+  /** A chain taken; one still in flight under the same element is replaced (its completion is missing). */
+  pop(elem: string, ref: Ref, in_num: number, out_num: number): Chain {
+    const c: Chain = { vq: this, elem, pop: ref, in_num, out_num, ordinal: this.pops++ };
+    this.inflight.set(elem, c);
     this.lastFill.delete(elem);
     if (this.inflight.size > this.maxInflight) this.maxInflight = this.inflight.size;
-    return previous;
+    return c;
   }
 
   fill(elem: string, ref: Ref, len: number): FillResult {
-    const p = this.inflight.get(elem);
-    if (!p) {
+    const c = this.inflight.get(elem);
+    if (!c) {
       const first = this.lastFill.get(elem);
       return first ? { ok: false, code: 'vq.completed-twice', first } : { ok: false, code: 'vq.completion-without-request' };
     }
@@ -79,8 +68,10 @@ export class QueueState {
       this.emptyFills++;
       this.firstEmptyFill ??= ref;
     }
-    if (p.ordinal > this.lastCompletedOrdinal) this.lastCompletedOrdinal = p.ordinal;
-    const req: Completed = { ...p, fill: ref, len };
+    if (c.ordinal > this.lastCompletedOrdinal) this.lastCompletedOrdinal = c.ordinal;
+    c.fill = ref;
+    c.len = len;
+    const req = c as Completed;
     this.unflushed.push(req);
     return { ok: true, req };
   }
@@ -108,7 +99,7 @@ export class QueueState {
 
   /** At a device reset the device forgets every chain (VIRTIO §2.4): nothing left to complete.
    *  Returns the chains it dropped, for the caller to judge, and the completed ones still held. */
-  reset(): { dropped: Pending[]; pending: Completed[] } {
+  reset(): { dropped: Chain[]; pending: Completed[] } {
     const dropped = [...this.inflight.values()];
     this.inflight.clear();
     this.lastFill.clear();
