@@ -1,6 +1,7 @@
 /** Cross-layer block latency and the clock alignment it rests on, read from the store's views (queries/xlayer.sql). */
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { AlignmentRow, DeviceMapRow } from '../analyses/alignment.ts';
+import type { XlayerRequestRow } from '../analyses/xlayer/tables.ts';
 import { InputError } from '../ingest/errors.ts';
 import { queryRows } from './store.ts';
 
@@ -26,21 +27,11 @@ export interface XlayerLayerRow {
   share: number | null;
 }
 
-export interface XlayerOneSidedRow {
-  vm: string;
-  guest_dev: string | null;
-  host_dev: string | null;
-  disk: string;
-  op: string;
-  rwbs: string;
-  sector: number;
-  nsectors: number;
-  outcome: string;
-  guest_file: string | null;
-  issue_line: number | null;
-  host_file: string | null;
-  pop_line: number | null;
-}
+/** A request only one side saw: the columns of its row in xlayer_requests that identify it. */
+export type XlayerOneSidedRow = Pick<
+  XlayerRequestRow,
+  'vm' | 'guest_dev' | 'host_dev' | 'disk' | 'op' | 'rwbs' | 'sector' | 'nsectors' | 'outcome' | 'guest_file' | 'issue_line' | 'host_file' | 'pop_line'
+>;
 
 /** A cross-layer finding as the checks judged it, with both sides' lines. */
 export interface XlayerFinding {
