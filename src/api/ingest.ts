@@ -95,7 +95,8 @@ export async function ingest(opts: IngestOptions): Promise<Ingested> {
   const store = await StoreWriter.create(opts.db);
   try {
     const events = store.tsv(EVENTS);
-    const spans = await store.table(SPANS);
+    const spans = store.tsv(SPANS);
+    const addSpan = spans.rowsOf(SPANS);
     const analysisTables = new Map<string, TableWriter<unknown>>();
     for (const a of ANALYSES) {
       for (const t of a.tables as TableDecl<unknown>[]) analysisTables.set(t.name, await store.table(t));
@@ -113,7 +114,7 @@ export async function ingest(opts: IngestOptions): Promise<Ingested> {
         for (const e of batch) events.add(eventLine(e, seq++));
         await events.flushSome();
       },
-      onSpan: (s) => spans.add(s),
+      onSpan: addSpan,
     });
     if (opts.strict) {
       const problems = r.stats.problems();

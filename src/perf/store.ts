@@ -19,8 +19,9 @@ const DUCK_TYPES: Record<ColumnType, DuckDBType> = { BIGINT, INTEGER, DOUBLE, VA
 const CHUNK_ROWS = 2048;
 export const MEMORY = ':memory:';
 
-/** DuckDB must never try to download an extension here: fail at once instead. */
-const INSTANCE_OPTIONS = { autoinstall_known_extensions: 'false', autoload_known_extensions: 'true' };
+/** DuckDB must never try to download an extension here: fail at once instead. Its buffer pool is
+ *  capped so that loading a long trace costs the same memory as a short one (it spills to disk). */
+const INSTANCE_OPTIONS = { autoinstall_known_extensions: 'false', autoload_known_extensions: 'true', memory_limit: '256MB' };
 
 export class TableWriter<Row> {
   private readonly names: (keyof Row & string)[];
@@ -80,12 +81,14 @@ export function tsvCell(v: string | number | boolean | null | undefined): string
  * lines to a file beside the database and loaded at commit by DuckDB's own parallel reader, which
  * is several times faster than the appender from JavaScript, and keeps the replay loop free.
  */
-const MAX_UNWRITTEN = 64 << 20;
+const MAX_UNWRITTEN = 8 << 20;
+const BUFFER_BYTES = 1 << 20;
 
 export class TsvTableLoader {
   private readonly out: WriteStream;
-  private pending: string[] = [];
-  private size = 0;
+  // rows are encoded straight into a buffer: no joined strings for the collector to chase
+  private buf = Buffer.allocUnsafe(BUFFER_BYTES);
+  private pos = 0;
   rows = 0;
 
   constructor(
@@ -97,27 +100,26 @@ export class TsvTableLoader {
 
   /** Adds one row (its cells already TSV-safe, tab-separated, no newline). */
   add(line: string): void {
-    this.pending.push(line);
-    this.size += line.length;
+    // UTF-8 takes at most 3 bytes per UTF-16 unit
+    if (this.pos + line.length * 3 + 1 > this.buf.length) this.writeBuffer(line.length * 3 + 1);
+    this.pos += this.buf.write(line, this.pos);
+    this.buf[this.pos++] = 10;
     this.rows++;
   }
 
-  /** Writes what is buffered once there is enough of it, waiting for the disk when it lags. */
+  /** Waits for the disk when it falls far behind; the replay goes on meanwhile otherwise. */
   async flushSome(): Promise<void> {
-    if (this.size > 1 << 20) await this.drain();
-  }
-
-  private async drain(): Promise<void> {
-    const text = this.pending.join('\n') + '\n';
-    this.pending = [];
-    this.size = 0;
-    this.out.write(text);
-    // let the disk work while the replay goes on; wait only when it falls far behind
     if (this.out.writableLength > MAX_UNWRITTEN) await once(this.out, 'drain');
   }
 
+  private writeBuffer(room: number): void {
+    if (this.pos > 0) this.out.write(this.buf.subarray(0, this.pos));
+    this.buf = Buffer.allocUnsafe(Math.max(BUFFER_BYTES, room));
+    this.pos = 0;
+  }
+
   async load(conn: DuckDBConnection): Promise<void> {
-    if (this.pending.length > 0) await this.drain();
+    this.writeBuffer(0);
     await new Promise<void>((res, rej) => this.out.end((e?: Error | null) => (e ? rej(e) : res())));
     if (this.rows > 0) {
       await conn.run(
@@ -130,6 +132,12 @@ export class TsvTableLoader {
   discard(): void {
     this.out.destroy();
     rmSync(this.file, { force: true });
+  }
+
+  /** A writer of whole rows of a declared table, cells in the declaration's column order. */
+  rowsOf<Row>(decl: TableDecl<Row>): (row: Row) => void {
+    const names = Object.keys(decl.columns) as (keyof Row)[];
+    return (row) => this.add(names.map((n) => tsvCell(row[n] as string | number | boolean | null)).join('\t'));
   }
 }
 
