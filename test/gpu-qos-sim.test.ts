@@ -14,6 +14,7 @@ import { gpuQos, type GpuQos } from '../src/perf/gpu-qos.ts';
 import { queryRows, type Row } from '../src/perf/store.ts';
 import { gpuTraceJsonl, periodic, sharedGpu, type SharedGpuOptions, type SimCommand } from '../src/sim/gpu.ts';
 import { tempDir } from './helpers.ts';
+import { jain, quantile } from './helpers.ts';
 
 const MS = 1_000_000;
 const BIN = join(import.meta.dirname, '..', 'bin', 'avpscope.js');
@@ -37,15 +38,6 @@ async function qosOf(files: string[], o: Parameters<typeof gpuQos>[1] = {}, ...s
   }
 }
 
-/** DuckDB's quantile_cont: linear interpolation between the order statistics around p·(n − 1). */
-function quantile(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const pos = p * (s.length - 1);
-  const lo = Math.floor(pos);
-  return s[lo]! + (pos - lo) * ((s[Math.min(lo + 1, s.length - 1)] ?? 0) - s[lo]!);
-}
-
-const jain = (xs: number[]) => xs.reduce((a, b) => a + b, 0) ** 2 / (xs.length * xs.reduce((a, b) => a + b * b, 0));
 const host = <T extends { side: string; vm: string }>(rows: T[], vm: string) => rows.find((r) => r.side === 'host' && r.vm === vm)!;
 
 function expectLatency(q: GpuQos, vm: string, latencies: number[]) {

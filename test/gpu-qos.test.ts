@@ -16,6 +16,7 @@ import { ingest, type Ingested } from '../src/api/ingest.ts';
 import { gpuQos, type GpuQos } from '../src/perf/gpu-qos.ts';
 import { queryRows } from '../src/perf/store.ts';
 import { lines, real } from './helpers.ts';
+import { jain, quantile } from './helpers.ts';
 
 const VMS = ['cluster', 'ivi', 'rear'] as const;
 const HOSTS = VMS.map((v) => real(`gpu-multi/${v}.trace.gz`));
@@ -52,15 +53,6 @@ function rawCommands(vm: string, file: string, origin: bigint): Cmd[] {
   return out;
 }
 
-/** DuckDB's quantile_cont. */
-function quantile(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const pos = p * (s.length - 1);
-  const lo = Math.floor(pos);
-  return s[lo]! + (pos - lo) * ((s[Math.min(lo + 1, s.length - 1)] ?? 0) - s[lo]!);
-}
-
-const jain = (xs: number[]) => xs.reduce((a, b) => a + b, 0) ** 2 / (xs.length * xs.reduce((a, b) => a + b * b, 0));
 
 /**
  * Starvation by a sweep over time, not the view's islands: a VM waits from the moment it has work

@@ -61,3 +61,15 @@ export function vdevOf(ls: string[], re: RegExp): string {
   if (!m) throw new Error(`no vdev for ${re}`);
   return m[1]!;
 }
+
+/** An independent oracle for DuckDB's quantile_cont: linear interpolation between the order
+ *  statistics around p·(n − 1). */
+export function quantile(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const pos = p * (s.length - 1);
+  const lo = Math.floor(pos);
+  return s[lo]! + (pos - lo) * ((s[Math.min(lo + 1, s.length - 1)] ?? 0) - s[lo]!);
+}
+
+/** Jain's fairness index (Σx)² / (n·Σx²). */
+export const jain = (xs: number[]) => xs.reduce((a, b) => a + b, 0) ** 2 / (xs.length * xs.reduce((a, b) => a + b * b, 0));
