@@ -8,8 +8,6 @@ import type { Event } from '../model/events.ts';
 import type { OpenedSource } from './adapter.ts';
 
 export interface MergeOptions {
-  /** extra shift in ns per source index (clock alignment measured elsewhere) */
-  shiftNs?: (index: number) => number;
   /** a source on another clock (a guest's), as measured by src/align: ts + offsetNs + driftPpm·1e-6·(ts − refTs) */
   clock?: (index: number) => { offsetNs: number; driftPpm: number; refTs: number } | undefined;
 }
@@ -28,33 +26,48 @@ interface Cursor {
 /** A source's ts on the run clock. */
 const onRunClock = (c: Cursor, ts: number) => (c.drift === 0 ? ts + c.shift : Math.round(ts + c.shift + c.drift * (ts - c.refTs)));
 
+/** Moves a cursor to its source's next non-empty batch; false at the end of the source. */
+async function refill(c: Cursor): Promise<boolean> {
+  for (;;) {
+    const r = await c.it.next();
+    if (r.done) {
+      c.batch = [];
+      c.pos = 0;
+      return false;
+    }
+    if (r.value.length > 0) {
+      c.batch = r.value;
+      c.pos = 0;
+      return true;
+    }
+  }
+}
+
 /** The run origin is known once every source has produced its first batch. */
 export async function* mergeSources(sources: OpenedSource[], opts: MergeOptions = {}): AsyncGenerator<Event[], bigint> {
   const cursors: Cursor[] = [];
   for (const s of sources) {
-    const it = s.batches[Symbol.asyncIterator]();
-    const r = await it.next();
-    cursors.push({ it, batch: r.done ? [] : r.value, pos: 0, key: -Infinity, shift: 0, drift: 0, refTs: 0 });
+    const c: Cursor = { it: s.batches[Symbol.asyncIterator](), batch: [], pos: 0, key: -Infinity, shift: 0, drift: 0, refTs: 0 };
+    await refill(c);
+    cursors.push(c);
   }
   const origins = sources.map((s) => s.info.originNs);
   const runOrigin = origins.reduce((a, b) => (b < a ? b : a), origins[0] ?? 0n);
   cursors.forEach((c, i) => {
     const clock = opts.clock?.(i);
-    c.shift = Number(origins[i]! - runOrigin) + (opts.shiftNs?.(i) ?? 0) + (clock?.offsetNs ?? 0);
+    c.shift = Number(origins[i]! - runOrigin) + (clock?.offsetNs ?? 0);
     c.drift = (clock?.driftPpm ?? 0) * 1e-6;
     c.refTs = clock?.refTs ?? 0;
   });
 
   if (cursors.length === 1) {
     const c = cursors[0]!;
-    let batch = c.batch;
-    for (;;) {
-      if (c.shift !== 0 || c.drift !== 0) for (const e of batch) e.ts = onRunClock(c, e.ts);
-      if (batch.length > 0) yield batch;
-      const r = await c.it.next();
-      if (r.done) return runOrigin;
-      batch = r.value;
+    while (c.batch.length > 0) {
+      if (c.shift !== 0 || c.drift !== 0) for (const e of c.batch) e.ts = onRunClock(c, e.ts);
+      yield c.batch;
+      await refill(c);
     }
+    return runOrigin;
   }
 
   const live = cursors.filter((c) => c.batch.length > 0);
@@ -81,15 +94,7 @@ export async function* mergeSources(sources: OpenedSource[], opts: MergeOptions 
       yield out;
       out = [];
     }
-    if (c.pos >= c.batch.length) {
-      const r = await c.it.next();
-      if (r.done) live.splice(best, 1);
-      else {
-        c.batch = r.value;
-        c.pos = 0;
-        if (c.batch.length === 0) live.splice(best, 1);
-      }
-    }
+    if (c.pos >= c.batch.length && !(await refill(c))) live.splice(best, 1);
   }
   if (out.length > 0) yield out;
   return runOrigin;

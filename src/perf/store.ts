@@ -18,6 +18,7 @@ import { ALL_TABLES, ddl, type Column, type ColumnType, type TableDecl } from '.
 const DUCK_TYPES: Record<ColumnType, DuckDBType> = { BIGINT, INTEGER, DOUBLE, VARCHAR, BOOLEAN };
 const CHUNK_ROWS = 2048;
 export const MEMORY = ':memory:';
+let memoryStores = 0;
 
 /** DuckDB must never try to download an extension here: fail at once instead. Its buffer pool is
  *  capped so that loading a long trace costs the same memory as a short one (it spills to disk). */
@@ -178,7 +179,8 @@ export class StoreWriter {
   /** A TSV loader for a declared table (see TsvTableLoader). */
   tsv<Row>(decl: TableDecl<Row>): TsvTableLoader {
     const dir = this.tmp === MEMORY ? tmpdir() : this.tmp;
-    const l = new TsvTableLoader(decl.name, this.tmp === MEMORY ? join(dir, `avpscope-${process.pid}-${Date.now()}-${decl.name}.tsv`) : `${dir}.${decl.name}.tsv`);
+    // several stores may be written at once in one process (tests, analyses of two runs)
+    const l = new TsvTableLoader(decl.name, this.tmp === MEMORY ? join(dir, `avpscope-${process.pid}-${++memoryStores}-${decl.name}.tsv`) : `${dir}.${decl.name}.tsv`);
     this.loaders.push(l);
     return l;
   }
