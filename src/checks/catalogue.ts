@@ -38,7 +38,3 @@ for (const r of CATALOGUE) {
   if (seen.has(r.id)) throw new Error(`duplicate rule id ${r.id}`);
   seen.add(r.id);
 }
-
-export function ruleById(id: string): Rule | undefined {
-  return CATALOGUE.find((r) => r.id === id);
-}

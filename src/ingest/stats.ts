@@ -59,13 +59,4 @@ export class Stats {
   problems(): StatEntry[] {
     return this.list().filter((e) => STAT_DECLARATIONS[e.name].severity !== 'info');
   }
-
-  merge(other: Stats): void {
-    for (const o of other.list()) {
-      for (const s of o.samples) this.add(o.name, s.file, s.line, s.detail);
-      const e = this.entries.get(o.name)!;
-      e.count += o.count - o.samples.length;
-      for (const [k, n] of o.byKey) e.byKey.set(k, (e.byKey.get(k) ?? 0) + n);
-    }
-  }
 }

@@ -25,25 +25,3 @@ export function deviceIdFromModelName(name: string): number | undefined {
   const t = m[1] === 'serial' ? 'console' : m[1] === 'sound' ? 'sound' : (m[1] as DeviceTypeName);
   return DEVICE_ID[t];
 }
-
-/** A readable name for queue `index` of a device type (VIRTIO §5.x.2 "Virtqueues"). */
-export function queueName(type: number | undefined, index: number): string {
-  switch (type) {
-    case DEVICE_ID.blk:
-      return `requestq${index}`;
-    case DEVICE_ID.net:
-      return index % 2 === 0 ? `receiveq${index / 2 + 1}` : `transmitq${(index - 1) / 2 + 1}`;
-    case DEVICE_ID.console:
-      if (index === 2) return 'control receiveq';
-      if (index === 3) return 'control transmitq';
-      return `${index % 2 === 0 ? 'receiveq' : 'transmitq'}(port${index < 2 ? 0 : (index >> 1) - 1})`;
-    case DEVICE_ID.rng:
-      return 'requestq';
-    case DEVICE_ID.gpu:
-      return index === 0 ? 'controlq' : index === 1 ? 'cursorq' : `q${index}`;
-    case DEVICE_ID.sound:
-      return ['controlq', 'eventq', 'txq', 'rxq'][index] ?? `q${index}`;
-    default:
-      return `q${index}`;
-  }
-}

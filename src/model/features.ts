@@ -46,12 +46,6 @@ export function hasBit(bits: bigint, bit: number): boolean {
   return ((bits >> BigInt(bit)) & 1n) === 1n;
 }
 
-export function bitNames(deviceId: number | undefined, bits: bigint): string[] {
-  const out: string[] = [];
-  for (let b = 0; bits >> BigInt(b) !== 0n; b++) if (hasBit(bits, b)) out.push(featureName(deviceId, b));
-  return out;
-}
-
 export function hexBits(bits: bigint): string {
   return '0x' + bits.toString(16);
 }
