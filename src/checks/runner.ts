@@ -70,8 +70,3 @@ export function runChecks(platform: Platform, opts: CheckOptions = {}): Finding[
   }
   return out;
 }
-
-/** Exit status of a check: 1 when a MUST requirement fails. */
-export function failsMust(findings: Finding[]): boolean {
-  return findings.some((f) => f.verdict === 'FAIL' && f.level === 'MUST');
-}
