@@ -95,6 +95,23 @@ describe('q35-pci (virtio-pci: QEMU 7.2 logs no feature words)', async () => {
     expect(f.message).toMatch(/sets ACKNOWLEDGE and DRIVER in one write/);
   });
 
+  it('judges use before DRIVER_OK from status and queue events even without feature words', async () => {
+    // before: PASS, noting the features are unseen; then drop Linux's DRIVER_OK (the second 'val 15')
+    // of the block device: its requests are now taken while the status is 0xb
+    const f = r.findings.find((x) => x.rule === 'virtio.live-after-driver-ok' && x.dev_type === 'blk')!;
+    expect(f.verdict).toBe('PASS');
+    expect(f.message).toMatch(/judged as a VIRTIO 1\.x device/);
+    const ls = lines(Q35_PCI);
+    const blk = vdevOf(ls, /virtio_blk_handle_write/);
+    const okLines = ls.map((l, i) => (l.endsWith(`vdev ${blk} val 15`) ? i : -1)).filter((i) => i >= 0);
+    expect(okLines.length).toBe(2); // SeaBIOS's session and Linux's
+    const edited = ls.filter((_, i) => i !== okLines[1]);
+    const e = await reportOf([writeTrace(tempDir(), 'no-driver-ok.trace', edited)]);
+    const g = e.findings.find((x) => x.rule === 'virtio.live-after-driver-ok' && x.dev_type === 'blk')!;
+    expect(g.verdict).toBe('FAIL');
+    expect(g.message).toMatch(/while the status is ACKNOWLEDGE\|DRIVER\|FEATURES_OK/);
+  });
+
   it('names device types from QEMU\'s msix_write_config names, marked inferred', () => {
     const net = r.devices.find((d) => d.type === 'net')!;
     expect(net.type_how).toBe('inferred');

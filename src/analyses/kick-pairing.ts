@@ -3,9 +3,11 @@
  * on the host queue the guest's queue maps to. The clock alignment puts the kick pairs it was
  * fitted on at the same ns as the guest's kick, and QEMU's line may then come first in the replay:
  * a host kick already seen at or after the guest's is the one; else it is the next host kick of
- * that queue.
+ * that queue. The other direction, the guest interrupt that announced a used buffer, is
+ * `announcingInterrupt`.
  */
 import type { Ref } from '../model/observations.ts';
+import type { Chain } from '../model/virtqueue/chain.ts';
 import { push, take } from './list-map.ts';
 
 /** What the driver placed in a ring: the kick that announced it, and QEMU's handling of that kick. */
@@ -43,4 +45,14 @@ export class KickPairing<T extends Kicked> {
     this.lastHostKick.set(hostQueue, ref);
     for (const x of take(this.awaitingHost, hostQueue)) x.notify ??= ref;
   }
+}
+
+/**
+ * The guest interrupt that announced a buffer the driver took: the queue's last interrupt, if it came
+ * after the device published the buffer (or, with the host side unknown, after `notBefore`); an
+ * earlier one means the driver found the buffer while busy, without an interrupt of its own.
+ */
+export function announcingInterrupt(last: Ref | undefined, chain: Chain | undefined, notBefore: number): Ref | undefined {
+  const after = chain?.used?.ts ?? chain?.fill?.ts ?? notBefore;
+  return last !== undefined && last.ts >= after ? last : undefined;
 }

@@ -112,6 +112,13 @@ export class Device {
     return this.mmio?.version === 2;
   }
 
+  /** Known to be driven as a legacy device: legacy virtio-mmio registers, or features negotiated without VERSION_1. */
+  isLegacy(): boolean {
+    if (this.mmio?.version === 1) return true;
+    const acc = this.status.sessions.map((s) => s.accepted()).findLast((a) => a !== undefined);
+    return acc !== undefined && !hasBit(acc.bits, F_VERSION_1);
+  }
+
   /** The device type: a seen claim wins; else an inferred one; else the queues' shapes. */
   type(): DeviceType | undefined {
     const c = this.claims.find((x) => x.how === 'seen') ?? this.claims.find((x) => x.how === 'inferred') ?? this.typeFromShapes();

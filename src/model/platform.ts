@@ -42,8 +42,6 @@ export class Platform {
   readonly vms = new Map<string, VmModel>();
   readonly observations: Observation[] = [];
   /** events per kind, for the report */
-  readonly kinds = new Map<string, number>();
-  spans = 0;
   private readonly chainHooks: ChainHooks[] = [];
 
   constructor(
@@ -108,7 +106,6 @@ export class Platform {
   }
 
   replay(e: Event): void {
-    this.kinds.set(e.kind, (this.kinds.get(e.kind) ?? 0) + 1);
     // the device model is the hypervisor's side; the guest's view is for the analyses that pair both
     if (e.view === 'guest') return;
     const vmName = e.vm ?? '';
@@ -362,10 +359,11 @@ export class Platform {
     }
   }
 
-  /** A modern device is live only after DRIVER_OK (VIRTIO §3.1.1; legacy drivers may start earlier, §3.1.2). */
+  /** The device is not live yet: reset, and DRIVER_OK not set since (VIRTIO §3.1.1). Whether that
+   *  matters (legacy drivers may start earlier, §3.1.2) is the rule's call, made once at the end. */
   private beforeDriverOk(d: Device): boolean {
     const s = d.status.current;
-    return s !== undefined && s.reset !== undefined && s.driverOk === undefined && s.failed === undefined && d.isModern();
+    return s !== undefined && s.reset !== undefined && s.driverOk === undefined && s.failed === undefined;
   }
 
   private checkDriverOk(vm: string, dev: string | undefined, ref: Ref, what: string): void {
@@ -421,7 +419,6 @@ export class Platform {
       }
     }
     if (op === 'read' && bytes === null) bytes = Math.max(0, c.len - 1);
-    this.spans++;
     this.onSpan({
       vm: v.name,
       dev,

@@ -14,7 +14,7 @@ import { refOf, type Ref } from '../../model/observations.ts';
 import type { Chain } from '../../model/virtqueue/chain.ts';
 import type { TableDecl } from '../../perf/tables.ts';
 import type { Analysis, AnalysisContext, RowSink } from '../analysis.ts';
-import { KickPairing } from '../kick-pairing.ts';
+import { announcingInterrupt, KickPairing } from '../kick-pairing.ts';
 import { push } from '../list-map.ts';
 import { GPU_COMMANDS } from './tables.ts';
 
@@ -185,9 +185,7 @@ class GpuRun {
         if (!cmd) return;
         v.byToken.delete(e.token);
         cmd.getBuf = ref;
-        const irq = v.lastInterrupt.get(`${cmd.gdev}#${cmd.queue}`);
-        const after = cmd.host?.chain.used?.ts ?? cmd.host?.chain.fill?.ts ?? cmd.queued.ts;
-        if (irq && irq.ts >= after) cmd.interrupt = irq;
+        cmd.interrupt = announcingInterrupt(v.lastInterrupt.get(`${cmd.gdev}#${cmd.queue}`), cmd.host?.chain, cmd.queued.ts);
         push(v.reclaimed, `${cmd.gdev}#${cmd.queue}`, cmd);
         return;
       }

@@ -24,7 +24,7 @@ import type { Chain } from '../../model/virtqueue/chain.ts';
 import { rwbsOp } from '../../ingest/ftrace/rwbs.ts';
 import type { TableDecl } from '../../perf/tables.ts';
 import type { Analysis, AnalysisContext, RowSink } from '../analysis.ts';
-import { KickPairing } from '../kick-pairing.ts';
+import { announcingInterrupt, KickPairing } from '../kick-pairing.ts';
 import { push, take } from '../list-map.ts';
 import { LAYERS, layerSpans, type Points } from './layers.ts';
 import { XLAYER_LAYERS, XLAYER_REQUESTS, type XlayerRequestRow } from './tables.ts';
@@ -246,10 +246,7 @@ class XlayerRun {
         if (!r) return;
         v.byToken.delete(e.token);
         r.getBuf = ref;
-        // the interrupt that announced it came after the device published it (else the driver found it while busy)
-        const irq = v.lastInterrupt.get(`${r.gdev}#${r.gqueue}`);
-        const after = r.chain?.used?.ts ?? r.chain?.fill?.ts ?? r.kick?.ts ?? r.add?.ts ?? r.issue.ts;
-        if (irq && irq.ts >= after) r.interrupt = irq;
+        r.interrupt = announcingInterrupt(v.lastInterrupt.get(`${r.gdev}#${r.gqueue}`), r.chain, r.kick?.ts ?? r.add?.ts ?? r.issue.ts);
         return;
       }
       case 'irq.handler':
