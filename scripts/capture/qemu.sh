@@ -52,7 +52,8 @@ kernel_append() { # VARIANT FTRACE(0/1) [extra cap.* words]
 
 # qemu_args_devices DIR [DEVS] : the devices of a set (DIR holds disk.img, vport.out); sets DEVARGS
 #   basic: blk/net/rng/serial of the "basic" workload; blk: one blk (discard=unmap: discards reach the file);
-#   blk-mq: blk with num-queues=2; blk-throttled: blk whose writes QEMU throttles to 2 MiB/s (requests wait in QEMU,
+#   blk-mq: blk with num-queues=2, 200 requests/s (QEMU's throttle holds requests, so several are in flight at
+#   once: without it the host's page cache completes each before the TCG guest submits the next); blk-throttled: blk whose writes QEMU throttles to 2 MiB/s (requests wait in QEMU,
 #   so a kill finds some in flight); net: net alone; scsi: a scsi-hd on virtio-scsi; balloon-input: balloon,
 #   keyboard, tablet
 qemu_args_devices() {
@@ -65,7 +66,7 @@ qemu_args_devices() {
       -object rng-random,id=r0,filename=/dev/urandom -device virtio-rng-$SFX,rng=r0
       -device virtio-serial-$SFX -chardev file,id=c0,path="$d/vport.out" -device virtserialport,chardev=c0,name=p0) ;;
     blk) DEVARGS=(-drive "$drive,discard=unmap" -device virtio-blk-$SFX,drive=d0) ;;
-    blk-mq) DEVARGS=(-drive "$drive" -device virtio-blk-$SFX,drive=d0,num-queues=2) ;;
+    blk-mq) DEVARGS=(-drive "$drive,throttling.iops-total=200" -device virtio-blk-$SFX,drive=d0,num-queues=2) ;;
     blk-throttled) DEVARGS=(-drive "$drive,throttling.bps-write=2097152" -device virtio-blk-$SFX,drive=d0) ;;
     net) DEVARGS=(-netdev user,id=n0,restrict=on -device virtio-net-$SFX,netdev=n0,host_mtu=1500) ;;
     scsi) DEVARGS=(-device virtio-scsi-$SFX,id=scsi0 -drive "$drive,discard=unmap" -device scsi-hd,drive=d0,bus=scsi0.0) ;;
