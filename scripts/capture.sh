@@ -23,7 +23,7 @@ Device variants (QEMU 7.2, microvm, virtio-mmio v2, one device set and workload 
   microvm-mq         2 vCPUs, blk with num-queues=2: one dd per CPU, writes, reads, buffered writes + sync
   microvm-scsi       a scsi-hd disk on virtio-scsi-device: writes, fsync, reads, a discard
   microvm-balloon-input  virtio-balloon, virtio-keyboard, virtio-tablet; the host inflates and deflates the
-                     balloon and sends keys and a pointer move through QEMU's monitor (OUTDIR/V.monitor.txt)
+                     balloon and sends keys and a click through QEMU's monitor (V.info.txt: when)
   microvm-netctrl    net alone: MAC change, DHCP, promisc and allmulticast (control queue)
   microvm-killed     blk with writes throttled to 2 MiB/s; QEMU is killed (SIGKILL) 2 s into a write loop
   VARIANT+ftrace     (all but arm64-virt, microvm-killed and the sound variants) also the guest's ftrace of the

@@ -164,10 +164,10 @@ work_scsi() { # a scsi-hd on virtio-scsi: writes, a flush (SYNCHRONIZE CACHE), r
 
 work_balloon_input() { # the host changes the balloon target and sends input events through its monitor
   for e in /dev/input/event*; do [ -e "$e" ] && cat "$e" > /tmp/$(basename $e).bin & done
-  mark "input devices: $(cat /sys/class/input/input*/name 2>/dev/null | tr '\n' ',')"
+  mark "evdev: $(for i in /sys/class/input/event*; do echo -n "$(basename $i)=$(cat $i/device/name) "; done)"
   mark "balloon inflate (host: balloon 496)"; sleep 4; echo "MemTotal $(awk '/MemTotal/{print $2}' /proc/meminfo) kB"
   mark "balloon deflate (host: balloon 512)"; sleep 4; echo "MemTotal $(awk '/MemTotal/{print $2}' /proc/meminfo) kB"
-  mark "input (host: sendkey a, sendkey b, mouse_move 40 30)"; sleep 3
+  mark "input (host: sendkey a, sendkey b, mouse_button 1, mouse_button 0)"; sleep 3
   for f in /tmp/event*.bin; do echo "== $(basename $f .bin): $(wc -c < $f) bytes of input events read"; done
 }
 
@@ -176,7 +176,7 @@ work_netctrl() { # the MAC address and the receive mode set through the control 
   mark "mac $(cat $N/address) -> 52:54:00:ab:cd:ef"; ip link set eth0 address 52:54:00:ab:cd:ef 2>&1; echo "mac now $(cat $N/address)"
   mark "link up + DHCP";                  ip link set eth0 up; udhcpc -i eth0 -n -q -t 3 2>&1 | tail -1
   mark "promisc on, off";                 ip link set eth0 promisc on; sleep 1; ip link set eth0 promisc off; sleep 1
-  mark "allmulticast on";                 ip link set eth0 allmulticast on; sleep 1
+  mark "allmulti on";                     ifconfig eth0 allmulti 2>&1; sleep 1
 }
 
 work_killed() { # writes until the host kills QEMU (SIGKILL, a few seconds after the "write loop" line)

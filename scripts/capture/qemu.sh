@@ -26,8 +26,10 @@ variant_def() {
         microvm-mq)      DEVS=blk-mq; SMP=2 ;;
         microvm-scsi)    DEVS=scsi; SETS=(more) ;;
         microvm-balloon-input) DEVS=balloon-input; SETS=(more)
+          # the tablet takes absolute moves and buttons only (HMP mouse_move is relative): a click reaches it
           CUES=('== balloon inflate=>mon balloon 496' '== balloon deflate=>mon balloon 512'
-                '== input=>mon sendkey a' '== input=>mon sendkey b' '== input=>mon mouse_move 40 30') ;;
+                '== input (host=>mon sendkey a' '== input (host=>mon sendkey b'
+                '== input (host=>mon mouse_button 1' '== input (host=>mon mouse_button 0') ;;
         microvm-netctrl) DEVS=net ;;
         microvm-killed)  DEVS=blk-throttled; KILLED=1; CUES=('== write loop=>kill 2') ;;
       esac ;;
@@ -75,8 +77,8 @@ qemu_args_devices() {
   esac
 }
 
-# monitor_args DIR : QEMU's human monitor on the FIFOs DIR/mon.in (commands) and DIR/mon.out (replies, copied to
-# DIR/monitor.txt by a reader started here: MON_READER); sets MONARGS
+# monitor_args DIR : QEMU's human monitor on the FIFOs DIR/mon.in (commands) and DIR/mon.out (replies, drained into
+# DIR/monitor.txt by a reader started here, MON_READER, so QEMU never blocks on it); sets MONARGS
 monitor_args() {
   local d=$1
   rm -f "$d/mon.in" "$d/mon.out"; mkfifo "$d/mon.in" "$d/mon.out"

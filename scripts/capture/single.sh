@@ -54,7 +54,7 @@ capture_single() {
     vm_start "$d/console.txt" "${cmd[@]}"
     vm_watch "$VM_PID:$d/console.txt"; st=${VM_ST[0]}
     t1=$(date +%s.%N)
-    [ -n "$MON_READER" ] && { sleep 0.3; kill "$MON_READER" 2>/dev/null; wait "$MON_READER" 2>/dev/null; }
+    [ -z "$MON_READER" ] || { sleep 0.3; kill "$MON_READER" 2>/dev/null || true; wait "$MON_READER" 2>/dev/null || true; }
     # a run meant to be killed is good when the kill came after the guest's evidence dump
     [ "$KILLED" = 1 ] && { [ "$st" = killed ] && st=done || st="$st (not killed)"; }
     if [ "$st" = done ] && [ "$ft" = 1 ]; then ftrace_split "$d/ttyS1.out" "$OUT/$v" || st=bad-dump
@@ -82,7 +82,6 @@ capture_single() {
     [ ${#CUE_LOG[@]} -eq 0 ] || printf 'host %s\n' "${CUE_LOG[@]}"
     printf 'command:'; printf ' %q' "${cmd[@]}"; echo
   } > "$OUT/$v.info.txt"
-  [ -s "$d/monitor.txt" ] && tr -d '\r' < "$d/monitor.txt" > "$OUT/$v.monitor.txt"
   log "$tag: $(wc -l < "$d/qemu.trace") QEMU trace lines ($(grep -c ':virtio_gpu_cmd_' "$d/qemu.trace") virtio_gpu_cmd_*)," \
       "guest steps $(grep -c '^== ' "$OUT/$v.console.txt")$( [ "$ft" = 1 ] && echo ", $(zcat "$OUT/$v.guest-ftrace.txt.gz" | grep -vc '^#') guest ftrace lines"), ${#tries[@]} attempt(s), $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b-a}') s"
 }
