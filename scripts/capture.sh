@@ -32,13 +32,16 @@ QEMU 10.0 (Debian 13 chroot, debootstrapped once into $VSND_ROOT; slow the first
   wav-playback       -audiodev wav (playback only)
   none-duplex        -audiodev none, playback + capture
   chmaps-probe-fail  ...,chmaps=2: the guest driver's probe fails (-EOPNOTSUPP)
-Groups: x86 = microvm-legacy microvm-modern q35-pci; all-7.2 = x86 + q35-gpu + arm64-virt; sound = the three above.
+Groups: x86 = microvm-legacy microvm-modern q35-pci; all-7.2 = x86 + q35-gpu + arm64-virt; sound = the three above;
+  scenarios = traces/qemu-7.2-scenarios: microvm-discard+ftrace microvm-mq+ftrace microvm-scsi+ftrace
+  microvm-balloon-input microvm-netctrl+ftrace microvm-killed q35-gpu-noedid.
 
 Every variant writes OUTDIR/V.trace.gz, V.console.txt, V.info.txt; q35-gpu-noedid and the device variants also the
 guest's own view, dumped through a second UART: V.guest.{interrupts,dmesg,lsmod,virtio_devices}.txt.
 Environment:
   CAPTURE_CACHE     downloaded kernels/busybox, kept between runs (default /var/tmp/avpscope-capture-cache)
   CAPTURE_ATTEMPTS  runs per variant before giving up (default 3; a retry is a safety net only)
+  CAPTURE_EVIDENCE  1: every single-VM variant also dumps the guest evidence (V.guest.*.txt)
   BOOT_TIMEOUT      s without any guest output line before a boot counts as hung (default 25; gpu-multi: 90)
   QEMU_TIMEOUT      s before any run is killed (default 180)
   CAPTURE_TSC_KHZ   guest TSC rate for microvm's tsc_early_khz= (default: the host's, from its kernel log)
@@ -62,6 +65,8 @@ for a in "$@"; do
     x86) set -- microvm-legacy microvm-modern q35-pci ;;
     all-7.2) set -- microvm-legacy microvm-modern q35-pci q35-gpu arm64-virt ;;
     sound) set -- wav-playback none-duplex chmaps-probe-fail ;;
+    scenarios) set -- microvm-discard+ftrace microvm-mq+ftrace microvm-scsi+ftrace microvm-balloon-input \
+                 microvm-netctrl+ftrace microvm-killed q35-gpu-noedid ;;
     *) set -- "$a" ;;
   esac
   for v in "$@"; do

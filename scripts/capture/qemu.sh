@@ -7,7 +7,7 @@
 # run is meant to end by SIGKILL) ; 1 if unknown
 variant_def() {
   ARCH=amd64; QEMU=qemu-system-x86_64; KFLAVOUR=cloud; GPU=0; MEM=512; CONSOLE_DEV=ttyS0; EXTRA=()
-  SMP=1; DEVS=basic; WORKLOAD=basic; SETS=(); EVIDENCE=0; CUES=(); KILLED=0; EVENTS_MORE=()
+  SMP=1; DEVS=basic; WORKLOAD=basic; SETS=(); EVIDENCE=${CAPTURE_EVIDENCE:-0}; CUES=(); KILLED=0; EVENTS_MORE=()
   local modern=(-global virtio-mmio.force-legacy=false)
   case $1 in
     microvm-legacy) MACHINE=microvm; SFX=device; TRANSPORT=mmio ;;

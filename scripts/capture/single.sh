@@ -26,9 +26,10 @@ initrd_for() {
 
 # capture_single VARIANT FTRACE(0/1)
 capture_single() {
-  local v=$1 ft=$2 d attempt st="" t0 t1 initrd mem tries=() append tag=$1
+  local v=$1 ft=$2 d attempt st="" t0 t1 initrd mem tries=() append tag=$1 good=done
   [ "$ft" = 1 ] && tag="$1+ftrace"
   variant_def "$v" || die "unknown variant $v"
+  [ "$KILLED" = 1 ] && good=killed   # a run meant to be killed is good when the kill came (after the evidence dump)
   [ "$ft" = 1 ] && [ "$ARCH" != amd64 ] && die "$v+ftrace: the guest ftrace probes are written for x86-64 (argument registers)"
   prepare_arch "$ARCH"
   use_kernel "$KFLAVOUR" "$ARCH"
@@ -55,15 +56,13 @@ capture_single() {
     vm_watch "$VM_PID:$d/console.txt"; st=${VM_ST[0]}
     t1=$(date +%s.%N)
     [ -z "$MON_READER" ] || { sleep 0.3; kill "$MON_READER" 2>/dev/null || true; wait "$MON_READER" 2>/dev/null || true; }
-    # a run meant to be killed is good when the kill came after the guest's evidence dump
-    [ "$KILLED" = 1 ] && { [ "$st" = killed ] && st=done || st="$st (not killed)"; }
-    if [ "$st" = done ] && [ "$ft" = 1 ]; then ftrace_split "$d/ttyS1.out" "$OUT/$v" || st=bad-dump
-    elif [ "$st" = done ] && [ "$EVIDENCE" = 1 ]; then ftrace_split "$d/ttyS1.out" "$OUT/$v" 0 || st=bad-dump; fi
+    if [ "$st" = "$good" ] && [ "$ft" = 1 ]; then ftrace_split "$d/ttyS1.out" "$OUT/$v" || st=bad-dump
+    elif [ "$st" = "$good" ] && [ "$EVIDENCE" = 1 ]; then ftrace_split "$d/ttyS1.out" "$OUT/$v" 0 || st=bad-dump; fi
     tries+=("attempt $attempt: $st after $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b-a}') s")
-    [ "$st" = done ] && break
+    [ "$st" = "$good" ] && break
     log "$v: attempt $attempt $st ($(tail -c 300 "$d/console.txt" | tr -d '\r' | grep -av '^$' | tail -2 | tr '\n' '|'))"
   done
-  if [ "$st" != done ]; then
+  if [ "$st" != "$good" ]; then
     tr -d '\r' < "$d/console.txt" > "$OUT/$v.failed.console.txt"
     die "$v: no good run in $ATTEMPTS attempts (${tries[*]}); last console: $OUT/$v.failed.console.txt"
   fi
