@@ -115,7 +115,10 @@ afterAll(() => {
   for (const s of stores.values()) s.store.close();
 });
 
-const VARIANTS = ['microvm-discard', 'microvm-mq', 'microvm-scsi', 'microvm-balloon-input', 'microvm-netctrl', 'microvm-killed', 'q35-gpu-noedid'];
+const VARIANTS = [
+  'microvm-discard', 'microvm-mq', 'microvm-scsi', 'microvm-balloon-input', 'microvm-netctrl', 'microvm-killed',
+  'q35-gpu-noedid', 'microvm-gpu', 'microvm-gpu-noedid',
+];
 const MMIO = VARIANTS.filter((v) => v.startsWith('microvm-'));
 
 describe('every scenario capture', () => {
@@ -341,5 +344,27 @@ describe('q35-gpu-noedid: virtio-gpu without EDID', () => {
     const by = new Map(got.map((r) => [r.type as number, r.n as number]));
     expect(by.get(GET_DISPLAY_INFO)).toBe(1);
     expect(by.has(GET_EDID)).toBe(false);
+  });
+});
+
+describe('microvm-gpu and microvm-gpu-noedid: the EDID feature in the driver\'s feature word', () => {
+  const EDID = 1n; // VIRTIO_GPU_F_EDID
+  const GET_EDID = 0x010a;
+
+  it.each([
+    ['microvm-gpu', 1, 1n],
+    ['microvm-gpu-noedid', 0, 0n],
+  ] as const)('%s: %i GET_EDID, EDID bit %s in what the guest negotiated and in what the log shows accepted', async (v, edids, bit) => {
+    const ls = lines(trace(v));
+    expect(ls.filter((l) => body(l).startsWith('virtio_gpu_cmd_get_edid '))).toHaveLength(edids);
+    const gpu = guestDevices(v).find((d) => d.device === 16)!;
+    expect(gpu.driver).toBe('virtio_gpu');
+    expect((gpu.features >> EDID) & 1n).toBe(bit);
+    // the device that handles GPU commands is the one whose accepted features carry (or lack) the bit
+    const [dev] = await rows([trace(v)], `SELECT d.features_accepted AS f, (SELECT count(*) FROM events e WHERE e.dev = d.dev AND e.kind = 'gpu.cmd' AND json_extract(e.fields, '$.type')::INTEGER = ${GET_EDID})::INTEGER AS edids
+      FROM devices d WHERE d.dev IN (SELECT dev FROM events WHERE kind = 'gpu.cmd')`);
+    expect((BigInt(dev!.f as string) >> EDID) & 1n).toBe(bit);
+    expect(BigInt(dev!.f as string)).toBe(gpu.features);
+    expect(dev!.edids).toBe(edids);
   });
 });
