@@ -14,8 +14,8 @@ import type { AssumedDriver } from '../model/features.ts';
 import { hexBits } from '../model/features.ts';
 import type { Platform } from '../model/platform.ts';
 import { run, type Run } from '../pipeline.ts';
-import { StoreWriter, tsvCell, type StoreHandle, type TableWriter } from '../perf/store.ts';
-import { DEVICES, EVENTS, FINDINGS, META, SCHEMA_VERSION, SPANS, STATS, TRACES, type DeviceRow, type TableDecl } from '../perf/tables.ts';
+import { StoreWriter, type StoreHandle, type TableWriter } from '../perf/store.ts';
+import { DEVICES, EVENTS, FINDINGS, META, SCHEMA_VERSION, SPANS, STATS, TRACES, type DeviceRow, type EventRow, type TableDecl } from '../perf/tables.ts';
 
 export const QUERIES_DIR = fileURLToPath(new URL('../../queries/', import.meta.url));
 export const TOOL_VERSION = '0.1.0';
@@ -52,10 +52,13 @@ function fieldsJson(e: Event): string {
   return out.length === 0 ? '{}' : out + '}';
 }
 
-/** One row of the events table, as a TSV line (columns in EVENTS' order). */
-function eventLine(e: Event, seq: number): string {
-  const inferred = e.inferred?.includes('dev') ?? false;
-  return `${seq}\t${e.ts}\t${tsvCell(e.vm ?? '')}\t${tsvCell(e.dev)}\t${inferred}\t${e.kind}\t${tsvCell(e.src?.file)}\t${tsvCell(e.src?.line)}\t${fieldsJson(e)}`;
+/** One row of the events table. A time the store cannot hold exactly is bad input, not a crash. */
+function eventRow(e: Event, seq: number): EventRow {
+  if (!Number.isSafeInteger(e.ts)) throw new InputError(`time ${e.ts} ns is beyond what the store holds exactly (2^53 ns)`, e.src?.file, e.src?.line);
+  return {
+    seq, ts: e.ts, vm: e.vm ?? '', dev: e.dev ?? null, dev_inferred: e.inferred?.includes('dev') ?? false,
+    kind: e.kind, file: e.src?.file ?? null, line: e.src?.line ?? null, fields: fieldsJson(e),
+  };
 }
 
 function deviceRows(platform: Platform): DeviceRow[] {
@@ -94,9 +97,8 @@ export function viewDefinitions(): string[] {
 export async function ingest(opts: IngestOptions): Promise<Ingested> {
   const store = await StoreWriter.create(opts.db);
   try {
-    const events = store.tsv(EVENTS);
-    const spans = store.tsv(SPANS);
-    const addSpan = spans.rowsOf(SPANS);
+    const events = await store.table(EVENTS);
+    const spans = await store.table(SPANS);
     const analysisTables = new Map<string, TableWriter<unknown>>();
     for (const a of ANALYSES) {
       for (const t of a.tables as TableDecl<unknown>[]) analysisTables.set(t.name, await store.table(t));
@@ -111,10 +113,9 @@ export async function ingest(opts: IngestOptions): Promise<Ingested> {
       vms: opts.vms,
       format: opts.format,
       onEvents: async (batch) => {
-        for (const e of batch) events.add(eventLine(e, seq++));
-        await events.flushSome();
+        for (const e of batch) events.add(eventRow(e, seq++));
       },
-      onSpan: addSpan,
+      onSpan: (s) => spans.add(s),
     });
     if (opts.strict) {
       const problems = r.stats.problems();

@@ -4,30 +4,33 @@
  * any earlier database as it was. Rows go in through the Appender, a data chunk (at most 2048
  * rows) at a time.
  */
-import { createWriteStream, existsSync, renameSync, rmSync, type WriteStream } from 'node:fs';
-import { once } from 'node:events';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { existsSync, renameSync, rmSync } from 'node:fs';
 import {
-  BIGINT, BOOLEAN, DOUBLE, DuckDBAppender, DuckDBConnection, DuckDBDataChunk, DuckDBInstance, INTEGER, VARCHAR,
-  type DuckDBType,
+  BIGINT, BOOLEAN, DOUBLE, DuckDBAppender, DuckDBConnection, DuckDBDataChunk, DuckDBInstance, HUGEINT, VARCHAR,
+  type DuckDBType, type DuckDBVector,
 } from '@duckdb/node-api';
 import { InputError } from '../ingest/errors.ts';
 import { ALL_TABLES, ddl, type Column, type ColumnType, type TableDecl } from './tables.ts';
 
-const DUCK_TYPES: Record<ColumnType, DuckDBType> = { BIGINT, INTEGER, DOUBLE, VARCHAR, BOOLEAN };
+const DUCK_TYPES: Record<ColumnType, DuckDBType> = { BIGINT, HUGEINT, DOUBLE, VARCHAR, BOOLEAN };
 const CHUNK_ROWS = 2048;
 export const MEMORY = ':memory:';
-let memoryStores = 0;
 
 /** DuckDB must never try to download an extension here: fail at once instead. Its buffer pool is
  *  capped so that loading a long trace costs the same memory as a short one (it spills to disk). */
 const INSTANCE_OPTIONS = { autoinstall_known_extensions: 'false', autoload_known_extensions: 'true', memory_limit: '256MB' };
 
+/**
+ * Rows of one table into DuckDB through the Appender's data chunks (at most 2048 rows each), typed
+ * cell by cell: no text row is ever built, so any string (tabs, newlines, NUL, `\\N`, any length)
+ * arrives exactly as it was.
+ */
 export class TableWriter<Row> {
   private readonly names: (keyof Row & string)[];
   private readonly types: ColumnType[];
-  private chunk: DuckDBDataChunk;
+  private chunk!: DuckDBDataChunk;
+  private vectors!: DuckDBVector[];
+  private readonly table: string;
   private rows = 0;
   written = 0;
 
@@ -35,19 +38,25 @@ export class TableWriter<Row> {
     private readonly appender: DuckDBAppender,
     decl: TableDecl<Row>,
   ) {
+    this.table = decl.name;
     const cols = Object.entries(decl.columns) as [keyof Row & string, Column][];
     this.names = cols.map(([n]) => n);
     this.types = cols.map(([, c]) => c.type);
+    this.newChunk();
+  }
+
+  private newChunk(): void {
     this.chunk = DuckDBDataChunk.create(this.types.map((t) => DUCK_TYPES[t]), CHUNK_ROWS);
+    this.vectors = this.types.map((_, c) => this.chunk.getColumnVector(c));
   }
 
   add(row: Row): void {
     const r = this.rows;
     for (let c = 0; c < this.names.length; c++) {
       const v = row[this.names[c]!] as unknown;
-      const vec = this.chunk.getColumnVector(c);
+      const vec = this.vectors[c]!;
       if (v === null || v === undefined) vec.setItem(r, null);
-      else if (this.types[c] === 'BIGINT') vec.setItem(r, typeof v === 'bigint' ? v : BigInt(v as number));
+      else if (typeof v === 'number' && this.types[c] !== 'DOUBLE') vec.setItem(r, bigintCell(v, this.table, this.names[c]!));
       else vec.setItem(r, v as never);
     }
     this.rows++;
@@ -56,12 +65,12 @@ export class TableWriter<Row> {
 
   private flushChunk(): void {
     if (this.rows === 0) return;
-    for (let c = 0; c < this.names.length; c++) this.chunk.getColumnVector(c).flush();
+    for (const v of this.vectors) v.flush();
     this.chunk.rowCount = this.rows;
     this.appender.appendDataChunk(this.chunk);
     this.written += this.rows;
     this.rows = 0;
-    this.chunk = DuckDBDataChunk.create(this.types.map((t) => DUCK_TYPES[t]), CHUNK_ROWS);
+    this.newChunk();
   }
 
   close(): void {
@@ -70,81 +79,14 @@ export class TableWriter<Row> {
   }
 }
 
-/** One TSV cell: NULL as \\N; tabs and newlines cannot occur in a cell, so they become spaces. */
-export function tsvCell(v: string | number | boolean | null | undefined): string {
-  if (v === null || v === undefined) return '\\N';
-  if (typeof v !== 'string') return String(v);
-  return /[\t\n\r]/.test(v) ? v.replace(/[\t\n\r]/g, ' ') : v;
-}
-
-/**
- * The bulk path for the one table that grows with the trace (events): rows are written as TSV
- * lines to a file beside the database and loaded at commit by DuckDB's own parallel reader, which
- * is several times faster than the appender from JavaScript, and keeps the replay loop free.
- */
-const MAX_UNWRITTEN = 8 << 20;
-const BUFFER_BYTES = 1 << 20;
-
-export class TsvTableLoader {
-  private readonly out: WriteStream;
-  // rows are encoded straight into a buffer: no joined strings for the collector to chase
-  private buf = Buffer.allocUnsafe(BUFFER_BYTES);
-  private pos = 0;
-  rows = 0;
-
-  constructor(
-    readonly table: string,
-    readonly file: string,
-  ) {
-    this.out = createWriteStream(file);
-  }
-
-  /** Adds one row (its cells already TSV-safe, tab-separated, no newline). */
-  add(line: string): void {
-    // UTF-8 takes at most 3 bytes per UTF-16 unit
-    if (this.pos + line.length * 3 + 1 > this.buf.length) this.writeBuffer(line.length * 3 + 1);
-    this.pos += this.buf.write(line, this.pos);
-    this.buf[this.pos++] = 10;
-    this.rows++;
-  }
-
-  /** Waits for the disk when it falls far behind; the replay goes on meanwhile otherwise. */
-  async flushSome(): Promise<void> {
-    if (this.out.writableLength > MAX_UNWRITTEN) await once(this.out, 'drain');
-  }
-
-  private writeBuffer(room: number): void {
-    if (this.pos > 0) this.out.write(this.buf.subarray(0, this.pos));
-    this.buf = Buffer.allocUnsafe(Math.max(BUFFER_BYTES, room));
-    this.pos = 0;
-  }
-
-  async load(conn: DuckDBConnection): Promise<void> {
-    this.writeBuffer(0);
-    await new Promise<void>((res, rej) => this.out.end((e?: Error | null) => (e ? rej(e) : res())));
-    if (this.rows > 0) {
-      await conn.run(
-        `COPY ${this.table} FROM '${this.file.replace(/'/g, "''")}' (DELIMITER '\t', QUOTE '', ESCAPE '', NULLSTR '\\N', HEADER false, AUTO_DETECT false)`,
-      );
-    }
-    rmSync(this.file, { force: true });
-  }
-
-  discard(): void {
-    this.out.destroy();
-    rmSync(this.file, { force: true });
-  }
-
-  /** A writer of whole rows of a declared table, cells in the declaration's column order. */
-  rowsOf<Row>(decl: TableDecl<Row>): (row: Row) => void {
-    const names = Object.keys(decl.columns) as (keyof Row)[];
-    return (row) => this.add(names.map((n) => tsvCell(row[n] as string | number | boolean | null)).join('\t'));
-  }
+/** An integer cell. Values are integers by their schemas; one that is not is a bug, said plainly. */
+function bigintCell(v: number, table: string, column: string): bigint {
+  if (!Number.isSafeInteger(v)) throw new Error(`${table}.${column}: ${v} is not an integer the store can hold exactly`);
+  return BigInt(v);
 }
 
 export class StoreWriter {
   private readonly writers: TableWriter<unknown>[] = [];
-  private readonly loaders: TsvTableLoader[] = [];
 
   private constructor(
     readonly path: string,
@@ -176,15 +118,6 @@ export class StoreWriter {
     return w;
   }
 
-  /** A TSV loader for a declared table (see TsvTableLoader). */
-  tsv<Row>(decl: TableDecl<Row>): TsvTableLoader {
-    const dir = this.tmp === MEMORY ? tmpdir() : this.tmp;
-    // several stores may be written at once in one process (tests, analyses of two runs)
-    const l = new TsvTableLoader(decl.name, this.tmp === MEMORY ? join(dir, `avpscope-${process.pid}-${++memoryStores}-${decl.name}.tsv`) : `${dir}.${decl.name}.tsv`);
-    this.loaders.push(l);
-    return l;
-  }
-
   async rows<Row>(decl: TableDecl<Row>, rows: Row[]): Promise<void> {
     const w = await this.table(decl);
     for (const r of rows) w.add(r);
@@ -194,8 +127,6 @@ export class StoreWriter {
   async commit(): Promise<StoreHandle> {
     for (const w of this.writers) w.close();
     this.writers.length = 0;
-    for (const l of this.loaders) await l.load(this.conn);
-    this.loaders.length = 0;
     if (this.path === MEMORY) return { conn: this.conn, close: () => this.abort() };
     await this.conn.run('CHECKPOINT');
     this.conn.closeSync();
@@ -207,7 +138,6 @@ export class StoreWriter {
 
   /** Drops the unfinished database; the one at `path`, if any, is untouched. */
   abort(): void {
-    for (const l of this.loaders) l.discard();
     try {
       this.conn.closeSync();
       this.instance.closeSync();
