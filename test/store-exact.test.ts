@@ -16,7 +16,7 @@ const HOSTILE = ['\\N', 'tab\there\nnew\rline', 'nul\0byte', 'x'.repeat(5000), '
 
 async function toJsonl(file: string, out: string): Promise<void> {
   const s = createWriteStream(out);
-  await convert({ files: [file], to: 'jsonl' }, s);
+  await convert({ files: [file], to: 'jsonl', raw: false }, s);
   await new Promise<void>((res) => s.end(res));
 }
 

@@ -2,7 +2,7 @@
  * Ingest: trace files -> replay -> checks -> a DuckDB store (file or memory). Every front end
  * (check, perf, the explorer, notebooks) reads its answers from the store this writes.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { attachRawLines } from '../checks/evidence.ts';
 import { ANALYSES } from '../analyses/registry.ts';
@@ -14,7 +14,8 @@ import type { AssumedDriver } from '../model/features.ts';
 import { hexBits } from '../model/features.ts';
 import type { Platform } from '../model/platform.ts';
 import { run, type Run } from '../pipeline.ts';
-import { StoreWriter, type StoreHandle, type TableWriter } from '../perf/store.ts';
+import { MEMORY, StoreWriter, type RowWriter, type StoreHandle, type StoreWriting } from '../perf/store.ts';
+import { ThreadedStoreWriter } from '../perf/store-client.ts';
 import { DEVICES, EVENTS, FINDINGS, META, SCHEMA_VERSION, SPANS, STATS, TRACES, type DeviceRow, type EventRow, type TableDecl } from '../perf/tables.ts';
 
 export const QUERIES_DIR = fileURLToPath(new URL('../../queries/', import.meta.url));
@@ -29,11 +30,29 @@ export interface IngestOptions {
   assumeDriver?: AssumedDriver;
   /** bad input counters of severity error/data-loss make the ingest fail */
   strict?: boolean;
+  /** who writes a store file: its worker thread, this thread (the plain reference path), or by input size (default) */
+  storeThread?: 'worker' | 'main' | 'auto';
 }
 
 export interface Ingested {
   store: StoreHandle;
   run: Run;
+  timings: IngestTimings;
+}
+
+/** Where an ingest's time went, in seconds of wall time on the main thread. */
+export interface IngestTimings {
+  total: number;
+  /** reading, tokenizing, merging, attribution, replay and analyses (the pipeline) */
+  pipeline: number;
+  /** handing rows to the store, waiting for it, and its final write */
+  store: number;
+  /** the rule catalogue and the evidence lines it quotes */
+  checks: number;
+  /** bytes of the input files as given (compressed ones: their compressed size) */
+  bytes: number;
+  /** CPU seconds the store's worker thread spent (undefined: the store was written in this thread) */
+  storeWorkerCpu?: number;
 }
 
 /** The kind-specific fields of each kind, in schema order: the `fields` JSON of the events table. */
@@ -94,12 +113,28 @@ export function viewDefinitions(): string[] {
     .map((f) => readFileSync(QUERIES_DIR + f, 'utf8'));
 }
 
+/** Below this much input, starting the store's worker (and DuckDB in it) costs more than it saves. */
+const WORKER_MIN_BYTES = 4 << 20;
+
+function fileSize(f: string): number {
+  try {
+    return statSync(f).size;
+  } catch {
+    return 0; // the adapter names the file and what is wrong with it
+  }
+}
+
 export async function ingest(opts: IngestOptions): Promise<Ingested> {
-  const store = await StoreWriter.create(opts.db);
+  const t0 = performance.now();
+  let inStore = 0;
+  const bytes = opts.files.reduce((n, f) => n + fileSize(f), 0);
+  const where = opts.storeThread ?? 'auto';
+  const threaded = opts.db !== MEMORY && (where === 'worker' || (where === 'auto' && bytes >= WORKER_MIN_BYTES));
+  const store: StoreWriting = threaded ? await ThreadedStoreWriter.create(opts.db) : await StoreWriter.create(opts.db);
   try {
     const events = await store.table(EVENTS);
     const spans = await store.table(SPANS);
-    const analysisTables = new Map<string, TableWriter<unknown>>();
+    const analysisTables = new Map<string, RowWriter<unknown>>();
     for (const a of ANALYSES) {
       for (const t of a.tables as TableDecl<unknown>[]) analysisTables.set(t.name, await store.table(t));
     }
@@ -113,7 +148,10 @@ export async function ingest(opts: IngestOptions): Promise<Ingested> {
       vms: opts.vms,
       format: opts.format,
       onEvents: async (batch) => {
+        const t = performance.now();
         for (const e of batch) events.add(eventRow(e, seq++));
+        await store.flushSome();
+        inStore += performance.now() - t;
       },
       onSpan: (s) => spans.add(s),
     });
@@ -129,8 +167,10 @@ export async function ingest(opts: IngestOptions): Promise<Ingested> {
         );
       }
     }
+    const tRun = performance.now();
     const findings = runChecks(r.platform, { assumeDriver: opts.assumeDriver });
     await attachRawLines(findings.flatMap((f) => f.evidence));
+    const tChecks = performance.now();
 
     await store.rows(META, [
       { key: 'schema_version', value: SCHEMA_VERSION },
@@ -162,8 +202,19 @@ export async function ingest(opts: IngestOptions): Promise<Ingested> {
         by_key: JSON.stringify(Object.fromEntries(s.byKey)), samples: JSON.stringify(s.samples),
       })),
     );
-    for (const v of viewDefinitions()) await store.conn.run(v);
-    return { store: await store.commit(), run: r };
+    for (const v of viewDefinitions()) await store.run(v);
+    const handle = await store.commit();
+    const t1 = performance.now();
+    const pipeline = tRun - t0 - inStore;
+    const timings: IngestTimings = {
+      total: (t1 - t0) / 1000,
+      pipeline: pipeline / 1000,
+      store: (t1 - t0 - pipeline - (tChecks - tRun)) / 1000,
+      checks: (tChecks - tRun) / 1000,
+      bytes,
+      storeWorkerCpu: store.workerCpuSeconds,
+    };
+    return { store: handle, run: r, timings };
   } catch (e) {
     store.abort();
     throw e;

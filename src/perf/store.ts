@@ -63,6 +63,27 @@ export class TableWriter<Row> {
     if (this.rows === CHUNK_ROWS) this.flushChunk();
   }
 
+  /** Adds `n` rows given column by column (cells in the declaration's column order). */
+  addColumns(cols: readonly (readonly unknown[])[], n: number): void {
+    for (let i = 0; i < n; ) {
+      const take = Math.min(n - i, CHUNK_ROWS - this.rows);
+      for (let c = 0; c < cols.length; c++) {
+        const col = cols[c]!;
+        const vec = this.vectors[c]!;
+        const integer = this.types[c] !== 'DOUBLE';
+        for (let k = 0; k < take; k++) {
+          const v = col[i + k];
+          if (v === null || v === undefined) vec.setItem(this.rows + k, null);
+          else if (integer && typeof v === 'number') vec.setItem(this.rows + k, bigintCell(v, this.table, this.names[c]!));
+          else vec.setItem(this.rows + k, v as never);
+        }
+      }
+      this.rows += take;
+      i += take;
+      if (this.rows === CHUNK_ROWS) this.flushChunk();
+    }
+  }
+
   private flushChunk(): void {
     if (this.rows === 0) return;
     for (const v of this.vectors) v.flush();
@@ -85,29 +106,44 @@ function bigintCell(v: number, table: string, column: string): bigint {
   return BigInt(v);
 }
 
-export class StoreWriter {
+/** Where rows of a table go: a TableWriter here, or a batch to the store's worker. */
+export interface RowWriter<Row> {
+  add(row: Row): void;
+}
+
+/** A store being written, in this thread or in a worker (see store-client.ts). */
+export interface StoreWriting {
+  table<Row>(decl: TableDecl<Row>): Promise<RowWriter<Row>>;
+  rows<Row>(decl: TableDecl<Row>, rows: Row[]): Promise<void>;
+  run(sql: string): Promise<void>;
+  /** Waits while the writer is far behind, so that rows in flight stay bounded. */
+  flushSome(): Promise<void>;
+  commit(): Promise<StoreHandle>;
+  abort(): void;
+  /** CPU seconds of the thread that wrote the store, when it was not this one (after commit) */
+  readonly workerCpuSeconds?: number;
+}
+
+/** A DuckDB database being written: the core tables, and a bulk writer per table. */
+export class DbWriter {
   private readonly writers: TableWriter<unknown>[] = [];
 
   private constructor(
-    readonly path: string,
-    private readonly tmp: string,
     private readonly instance: DuckDBInstance,
     readonly conn: DuckDBConnection,
   ) {}
 
-  /** Starts a new database that will replace `path` on commit (`:memory:`: a database in memory). */
-  static async create(path: string): Promise<StoreWriter> {
-    const tmp = path === MEMORY ? MEMORY : `${path}.tmp-${process.pid}`;
-    if (tmp !== MEMORY) removeDb(tmp);
+  /** Creates the database at `file` (`:memory:`: in memory) with the core tables; `shown` names it in errors. */
+  static async open(file: string, shown: string): Promise<DbWriter> {
     let instance: DuckDBInstance;
     try {
-      instance = await DuckDBInstance.create(tmp, INSTANCE_OPTIONS);
+      instance = await DuckDBInstance.create(file, INSTANCE_OPTIONS);
     } catch (e) {
-      throw new InputError(`cannot create a database next to it: ${(e as Error).message}`, path);
+      throw new InputError(`cannot create a database next to it: ${(e as Error).message}`, shown);
     }
     const conn = await instance.connect();
     for (const t of ALL_TABLES) await conn.run(ddl(t as TableDecl<unknown>));
-    return new StoreWriter(path, tmp, instance, conn);
+    return new DbWriter(instance, conn);
   }
 
   /** A bulk writer for a table; tables not among the core ones are created first. */
@@ -118,25 +154,20 @@ export class StoreWriter {
     return w;
   }
 
-  async rows<Row>(decl: TableDecl<Row>, rows: Row[]): Promise<void> {
-    const w = await this.table(decl);
-    for (const r of rows) w.add(r);
-  }
-
-  /** Makes the new database the one at `path`. An in-memory database stays open for reading. */
-  async commit(): Promise<StoreHandle> {
+  /** Writes out every row added. */
+  closeWriters(): void {
     for (const w of this.writers) w.close();
     this.writers.length = 0;
-    if (this.path === MEMORY) return { conn: this.conn, close: () => this.abort() };
+  }
+
+  /** Writes everything to the file and closes it. */
+  async close(): Promise<void> {
+    this.closeWriters();
     await this.conn.run('CHECKPOINT');
     this.conn.closeSync();
     this.instance.closeSync();
-    removeDb(this.path);
-    renameSync(this.tmp, this.path);
-    return openStore(this.path);
   }
 
-  /** Drops the unfinished database; the one at `path`, if any, is untouched. */
   abort(): void {
     try {
       this.conn.closeSync();
@@ -144,11 +175,69 @@ export class StoreWriter {
     } catch {
       // already closed
     }
+  }
+}
+
+/** The file a new store is built in before it replaces `path`. */
+export function tmpPathOf(path: string): string {
+  return path === MEMORY ? MEMORY : `${path}.tmp-${process.pid}`;
+}
+
+/** Puts the completed database `tmp` in place of `path`. */
+export function replaceDb(tmp: string, path: string): void {
+  removeDb(path);
+  renameSync(tmp, path);
+}
+
+/** The store written in this thread: in memory (kept open for reading), or the reference path. */
+export class StoreWriter implements StoreWriting {
+  private constructor(
+    readonly path: string,
+    private readonly tmp: string,
+    private readonly db: DbWriter,
+  ) {}
+
+  /** Starts a new database that will replace `path` on commit (`:memory:`: a database in memory). */
+  static async create(path: string): Promise<StoreWriter> {
+    const tmp = tmpPathOf(path);
+    if (tmp !== MEMORY) removeDb(tmp);
+    return new StoreWriter(path, tmp, await DbWriter.open(tmp, path));
+  }
+
+  table<Row>(decl: TableDecl<Row>): Promise<TableWriter<Row>> {
+    return this.db.table(decl);
+  }
+
+  async rows<Row>(decl: TableDecl<Row>, rows: Row[]): Promise<void> {
+    const w = await this.table(decl);
+    for (const r of rows) w.add(r);
+  }
+
+  async run(sql: string): Promise<void> {
+    await this.db.conn.run(sql);
+  }
+
+  async flushSome(): Promise<void> {}
+
+  /** Makes the new database the one at `path`. An in-memory database stays open for reading. */
+  async commit(): Promise<StoreHandle> {
+    if (this.path === MEMORY) {
+      this.db.closeWriters();
+      return { conn: this.db.conn, close: () => this.abort() };
+    }
+    await this.db.close();
+    replaceDb(this.tmp, this.path);
+    return openStore(this.path);
+  }
+
+  /** Drops the unfinished database; the one at `path`, if any, is untouched. */
+  abort(): void {
+    this.db.abort();
     if (this.tmp !== MEMORY) removeDb(this.tmp);
   }
 }
 
-function removeDb(path: string): void {
+export function removeDb(path: string): void {
   for (const p of [path, `${path}.wal`]) if (existsSync(p)) rmSync(p, { force: true });
 }
 
