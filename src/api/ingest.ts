@@ -113,8 +113,9 @@ export function viewDefinitions(): string[] {
     .map((f) => readFileSync(QUERIES_DIR + f, 'utf8'));
 }
 
-/** Below this much input, starting the store's worker (and DuckDB in it) costs more than it saves. */
-const WORKER_MIN_BYTES = 4 << 20;
+/** Below this much input (as stored: a gzip file counts compressed), starting the store's worker
+ *  (and DuckDB in it) costs more than it saves. */
+const WORKER_MIN_BYTES = 1 << 20;
 
 function fileSize(f: string): number {
   try {

@@ -19,10 +19,12 @@ const MAX_IN_FLIGHT = 8;
 
 /** The worker runs the compiled module next to this one, or (in development) the TypeScript through tsx. */
 function startWorker(): Worker {
-  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./store-worker.js', import.meta.url));
+  // the worker takes this process's node options, but not one that only applies to `node -e`
+  const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type'));
+  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./store-worker.js', import.meta.url), { execArgv });
   const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm/api')).href;
   const url = new URL('./store-worker.ts', import.meta.url).href;
-  return new Worker(`import(${JSON.stringify(tsx)}).then((t) => { t.register(); return import(${JSON.stringify(url)}); })`, { eval: true });
+  return new Worker(`import(${JSON.stringify(tsx)}).then((t) => { t.register(); return import(${JSON.stringify(url)}); })`, { eval: true, execArgv });
 }
 
 class BatchWriter<Row> implements RowWriter<Row> {
