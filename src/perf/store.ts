@@ -5,14 +5,20 @@
  * rows) at a time.
  */
 import { existsSync, renameSync, rmSync } from 'node:fs';
-import {
-  BIGINT, BOOLEAN, DOUBLE, DuckDBAppender, DuckDBConnection, DuckDBDataChunk, DuckDBInstance, HUGEINT, VARCHAR,
-  type DuckDBType, type DuckDBVector,
-} from '@duckdb/node-api';
+import type { DuckDBAppender, DuckDBConnection, DuckDBDataChunk, DuckDBInstance, DuckDBType, DuckDBVector } from '@duckdb/node-api';
 import { InputError } from '../ingest/errors.ts';
 import { ALL_TABLES, ddl, type Column, type ColumnType, type TableDecl } from './tables.ts';
 
-const DUCK_TYPES: Record<ColumnType, DuckDBType> = { BIGINT, HUGEINT, DOUBLE, VARCHAR, BOOLEAN };
+type DuckDBModule = typeof import('@duckdb/node-api');
+let loaded: DuckDBModule | undefined;
+/** DuckDB is loaded on first use, so that commands that need no store (`--help`) start fast. */
+async function duckdb(): Promise<DuckDBModule> {
+  return (loaded ??= await import('@duckdb/node-api'));
+}
+/** The DuckDB type of a declared column (DuckDB is loaded: a writer exists). */
+function duckType(t: ColumnType): DuckDBType {
+  return loaded![t];
+}
 const CHUNK_ROWS = 2048;
 export const MEMORY = ':memory:';
 
@@ -46,7 +52,7 @@ export class TableWriter<Row> {
   }
 
   private newChunk(): void {
-    this.chunk = DuckDBDataChunk.create(this.types.map((t) => DUCK_TYPES[t]), CHUNK_ROWS);
+    this.chunk = loaded!.DuckDBDataChunk.create(this.types.map(duckType), CHUNK_ROWS);
     this.vectors = this.types.map((_, c) => this.chunk.getColumnVector(c));
   }
 
@@ -137,7 +143,7 @@ export class DbWriter {
   static async open(file: string, shown: string): Promise<DbWriter> {
     let instance: DuckDBInstance;
     try {
-      instance = await DuckDBInstance.create(file, INSTANCE_OPTIONS);
+      instance = await (await duckdb()).DuckDBInstance.create(file, INSTANCE_OPTIONS);
     } catch (e) {
       throw new InputError(`cannot create a database next to it: ${(e as Error).message}`, shown);
     }
@@ -251,7 +257,7 @@ export async function openStore(path: string): Promise<StoreHandle> {
   if (!existsSync(path)) throw new InputError('no such database', path);
   let instance: DuckDBInstance;
   try {
-    instance = await DuckDBInstance.create(path, { ...INSTANCE_OPTIONS, access_mode: 'READ_ONLY' });
+    instance = await (await duckdb()).DuckDBInstance.create(path, { ...INSTANCE_OPTIONS, access_mode: 'READ_ONLY' });
   } catch (e) {
     const msg = (e as Error).message;
     const why = /lock/i.test(msg) ? 'database is locked by another process' : /not a valid|corrupt|invalid|magic|Serialization/i.test(msg) ? 'not a valid avpscope database (damaged or not DuckDB)' : 'cannot open the database';
