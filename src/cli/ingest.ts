@@ -21,7 +21,7 @@ export function registerIngest(program: Command): void {
       const t = opened.timings;
       if (t) {
         const perS = (x: number) => (x / t.total >= 1e5 ? `${(x / t.total / 1e6).toFixed(2)} M` : `${Math.round(x / t.total)}`);
-        process.stdout.write(`read ${(t.bytes / 1e6).toFixed(2)} MB in ${t.total.toFixed(2)} s: ${(t.bytes / 1e6 / t.total).toFixed(1)} MB/s, ${perS(Number(c!.events))} events/s\n`);
+        process.stdout.write(`read ${(t.bytes / 1e6).toFixed(2)} MB in ${t.total.toFixed(2)} s: ${(t.bytes / 1e6 / t.total).toFixed(t.bytes / 1e6 / t.total >= 10 ? 1 : 2)} MB/s, ${perS(Number(c!.events))} events/s\n`);
       }
     }),
   );
