@@ -38,7 +38,6 @@ export class TableWriter<Row> {
   private vectors!: DuckDBVector[];
   private readonly table: string;
   private rows = 0;
-  written = 0;
 
   constructor(
     private readonly appender: DuckDBAppender,
@@ -57,14 +56,7 @@ export class TableWriter<Row> {
   }
 
   add(row: Row): void {
-    const r = this.rows;
-    for (let c = 0; c < this.names.length; c++) {
-      const v = row[this.names[c]!] as unknown;
-      const vec = this.vectors[c]!;
-      if (v === null || v === undefined) vec.setItem(r, null);
-      else if (typeof v === 'number' && this.types[c] !== 'DOUBLE') vec.setItem(r, bigintCell(v, this.table, this.names[c]!));
-      else vec.setItem(r, v as never);
-    }
+    for (let c = 0; c < this.names.length; c++) this.set(c, this.rows, row[this.names[c]!]);
     this.rows++;
     if (this.rows === CHUNK_ROWS) this.flushChunk();
   }
@@ -75,14 +67,7 @@ export class TableWriter<Row> {
       const take = Math.min(n - i, CHUNK_ROWS - this.rows);
       for (let c = 0; c < cols.length; c++) {
         const col = cols[c]!;
-        const vec = this.vectors[c]!;
-        const integer = this.types[c] !== 'DOUBLE';
-        for (let k = 0; k < take; k++) {
-          const v = col[i + k];
-          if (v === null || v === undefined) vec.setItem(this.rows + k, null);
-          else if (integer && typeof v === 'number') vec.setItem(this.rows + k, bigintCell(v, this.table, this.names[c]!));
-          else vec.setItem(this.rows + k, v as never);
-        }
+        for (let k = 0; k < take; k++) this.set(c, this.rows + k, col[i + k]);
       }
       this.rows += take;
       i += take;
@@ -90,12 +75,18 @@ export class TableWriter<Row> {
     }
   }
 
+  private set(c: number, r: number, v: unknown): void {
+    const vec = this.vectors[c]!;
+    if (v === null || v === undefined) vec.setItem(r, null);
+    else if (typeof v === 'number' && this.types[c] !== 'DOUBLE') vec.setItem(r, bigintCell(v, this.table, this.names[c]!));
+    else vec.setItem(r, v as never);
+  }
+
   private flushChunk(): void {
     if (this.rows === 0) return;
     for (const v of this.vectors) v.flush();
     this.chunk.rowCount = this.rows;
     this.appender.appendDataChunk(this.chunk);
-    this.written += this.rows;
     this.rows = 0;
     this.newChunk();
   }
