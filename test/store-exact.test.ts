@@ -107,6 +107,13 @@ describe('every accepted value fits its column', () => {
     r.store.close();
   });
 
+  it('an origin beyond the store (10^40 ns) is bad input naming the file, not a crash', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'far.jsonl');
+    writeFileSync(file, [{ format: 'avpscope-events', version: 1, origin_ns: '1' + '0'.repeat(40), view: 'host' }, { ts: 0, kind: 'status', dev: 'd', value: 1 }].map((o) => JSON.stringify(o)).join('\n') + '\n');
+    await expect(ingest({ files: [file], db: join(dir, 'far.duckdb') })).rejects.toMatchObject({ name: 'InputError', file });
+  });
+
   it('an event of 3 MB (past any CSV line limit) is stored whole', async () => {
     const dir = tempDir();
     const file = join(dir, 'long.jsonl');

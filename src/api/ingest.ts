@@ -80,6 +80,12 @@ function eventRow(e: Event, seq: number): EventRow {
   };
 }
 
+/** traces.origin_ns is a HUGEINT: an origin beyond it (10^38 ns) is bad input, not a crash. */
+function originFits(ns: bigint, file: string): bigint {
+  if (BigInt.asIntN(128, ns) !== ns) throw new InputError(`origin ${ns} ns is beyond what the store holds (2^127 ns)`, file, 1);
+  return ns;
+}
+
 function deviceRows(platform: Platform): DeviceRow[] {
   return platform.allDevices().map((d) => {
     const t = d.type();
@@ -184,7 +190,7 @@ export async function ingest(opts: IngestOptions): Promise<Ingested> {
       TRACES,
       r.sources.map((s, i) => ({
         trace_id: i, file: s.file, format: s.format, view: s.view, vm: s.vm,
-        origin_ns: s.originNs, timed: s.timed, lines: s.lines, events: s.events,
+        origin_ns: originFits(s.originNs, s.file), timed: s.timed, lines: s.lines, events: s.events,
       })),
     );
     await store.rows(DEVICES, deviceRows(r.platform));

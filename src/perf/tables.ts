@@ -100,7 +100,7 @@ export const TRACES: TableDecl<TraceRow> = {
     format: { type: 'VARCHAR', doc: 'adapter that read it (qemu-log, jsonl, ...)' },
     view: { type: 'VARCHAR', doc: "'host' (hypervisor) or 'guest' (guest kernel)" },
     vm: { type: 'VARCHAR', doc: 'VM the file belongs to' },
-    origin_ns: { type: 'HUGEINT', doc: "ns on the file's clock that its events' ts count from (beyond BIGINT: any origin a header may give)" },
+    origin_ns: { type: 'HUGEINT', doc: "ns on the file's clock that its events' ts count from (HUGEINT: origins beyond BIGINT, up to 10^38 ns)" },
     timed: { type: 'BOOLEAN', doc: 'false when the file carries no timestamps' },
     lines: { type: 'BIGINT', doc: 'lines read' },
     events: { type: 'BIGINT', doc: 'canonical events produced' },
