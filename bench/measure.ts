@@ -1,36 +1,78 @@
 /**
- * Measures one trace file in this process: first a bare scan (read the file and count newlines:
- * the floor any reader of it pays), then the full ingest into a DuckDB file. Prints one JSON line.
+ * Measures one trace file in this process, with the compiled code in dist/ (what users run): a bare
+ * scan (read the file, inflate it if gzip, count newlines: the floor any reader of it pays), a pass
+ * of the adapter alone (read + tokenize), then the full ingest into a DuckDB file, with its stage
+ * times and where its CPU time went. Prints one JSON line.
  */
-import { createReadStream, rmSync } from 'node:fs';
+import { createReadStream, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { ingest } from '../src/api/ingest.ts';
+import { pathToFileURL } from 'node:url';
+import { createGunzip } from 'node:zlib';
+
+type IngestModule = typeof import('../src/api/ingest.ts');
+type PipelineModule = typeof import('../src/pipeline.ts');
+type StatsModule = typeof import('../src/ingest/stats.ts');
+const dist = (m: string) => pathToFileURL(join(import.meta.dirname, '..', 'dist', m)).href;
+const { ingest } = (await import(dist('api/ingest.js'))) as IngestModule;
+const { openSources } = (await import(dist('pipeline.js'))) as PipelineModule;
+const { Stats } = (await import(dist('ingest/stats.js'))) as StatsModule;
 
 const file = process.argv[2]!;
 
 async function bareScan(): Promise<{ lines: number; seconds: number }> {
   const t0 = performance.now();
   let lines = 0;
-  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
+  const raw = createReadStream(file, { highWaterMark: 1 << 20 });
+  const input = file.endsWith('.gz') ? raw.pipe(createGunzip({ chunkSize: 1 << 20 })) : raw;
+  for await (const chunk of input as AsyncIterable<Buffer>) {
     for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) lines++;
   }
   return { lines, seconds: (performance.now() - t0) / 1000 };
 }
 
+/** Read and tokenize only: the adapter's batches, thrown away. */
+async function adapterPass(): Promise<number> {
+  const t0 = performance.now();
+  const [src] = await openSources({ files: [file] }, new Stats());
+  for await (const batch of src!.batches) void batch;
+  return (performance.now() - t0) / 1000;
+}
+
+/** CPU seconds of the calling thread (Linux /proc; utime and stime in clock ticks). */
+function threadCpu(): number {
+  const f = readFileSync('/proc/thread-self/stat', 'utf8').split(') ')[1]!.split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
+const processCpu = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+};
+
 const scan = await bareScan();
+const adapterSeconds = await adapterPass();
 const db = join(import.meta.dirname, 'out', 'bench.duckdb');
 rmSync(db, { force: true });
-const t0 = performance.now();
+const [main0, all0] = [threadCpu(), processCpu()];
 const r = await ingest({ files: [file], db });
-const seconds = (performance.now() - t0) / 1000;
+const [main1, all1] = [threadCpu(), processCpu()];
 r.store.close();
 rmSync(db, { force: true });
+const t = r.timings;
 process.stdout.write(
   JSON.stringify({
     events: r.run.events,
     lines: scan.lines,
-    seconds,
+    bytes: t.bytes,
+    seconds: t.total,
     scanSeconds: scan.seconds,
+    stages: {
+      read: scan.seconds,
+      tokenize: Math.max(0, adapterSeconds - scan.seconds),
+      replay: Math.max(0, t.pipeline - adapterSeconds),
+      store: t.store,
+      checks: t.checks,
+    },
+    cpu: { main: main1 - main0, storeWorker: t.storeWorkerCpu ?? 0, other: all1 - all0 - (main1 - main0) - (t.storeWorkerCpu ?? 0) },
     peakRssMiB: process.resourceUsage().maxRSS / 1024,
   }) + '\n',
 );

@@ -1,35 +1,49 @@
 /**
- * `npm run bench`: the whole pipeline (ingest -> attribution -> replay -> checks -> DuckDB) on
- * large traces built from the real ones, at two sizes, each in a fresh process so that its peak
- * memory is its own. Prints events/s, peak RSS and the time of a bare line scan of the same file
- * (Node's floor for reading it), with the ratio. BENCH_LINES sets the larger size (default 5 M).
+ * `npm run bench`: the whole pipeline (read, tokenize, attribution, replay, analyses, checks, DuckDB
+ * store) on large traces built from the real ones, with the compiled code users run. QEMU logs at
+ * every size of BENCH_SIZES (lines; default 1 M, 5 M and 20 M: peak memory must be the same at each),
+ * the same log gzipped and guest ftrace text at the middle size; each run in a fresh process so that
+ * its peak memory is its own. Prints per run events/s, MB/s, peak RSS, a bare scan of the same file
+ * (Node's floor for reading it) with the ratio, the time of each stage and the CPU time of each
+ * thread; then the issue's targets, met or by how much they are missed.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, mkdirSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { createGzip } from 'node:zlib';
 import { makeTrace, type TraceFormat } from './make-trace.ts';
 
 const root = join(import.meta.dirname, '..');
 const outDir = join(root, 'bench', 'out');
-const big = Number(process.env.BENCH_LINES ?? 5_000_000);
+const sizes = (process.env.BENCH_SIZES ?? '1000000,5000000,20000000').split(',').map((s) => Number(s.trim()));
+if (sizes.some((s) => !Number.isInteger(s) || s <= 0)) throw new Error(`BENCH_SIZES: positive line counts, comma-separated (got ${process.env.BENCH_SIZES})`);
+const middle = sizes[Math.floor((sizes.length - 1) / 2)]!;
 
 interface Case {
   name: string;
   source: string;
   format: TraceFormat;
-  sizes: number[];
+  size: number;
+  gzip?: boolean;
 }
 
+const QEMU = 'traces/qemu-7.2/microvm-modern.trace.gz';
+const FTRACE = 'traces/guest-ftrace/microvm-modern.guest-ftrace.txt.gz';
 const CASES: Case[] = [
-  { name: 'qemu-log', source: 'traces/qemu-7.2/microvm-modern.trace.gz', format: 'qemu', sizes: [Math.round(big / 5), big] },
-  { name: 'ftrace', source: 'traces/guest-ftrace/microvm-modern.guest-ftrace.txt.gz', format: 'ftrace', sizes: [Math.round(big / 10), Math.round(big / 2)] },
+  ...sizes.map((size) => ({ name: 'qemu-log', source: QEMU, format: 'qemu' as const, size })),
+  { name: 'qemu-log.gz', source: QEMU, format: 'qemu', size: middle, gzip: true },
+  { name: 'ftrace', source: FTRACE, format: 'ftrace', size: middle },
 ];
 
 interface Measure {
   events: number;
   lines: number;
+  bytes: number;
   seconds: number;
   scanSeconds: number;
+  stages: Record<'read' | 'tokenize' | 'replay' | 'store' | 'checks', number>;
+  cpu: { main: number; storeWorker: number; other: number };
   peakRssMiB: number;
 }
 
@@ -39,30 +53,68 @@ function measure(file: string): Measure {
   return JSON.parse(out.trim().split('\n').at(-1)!) as Measure;
 }
 
-mkdirSync(outDir, { recursive: true });
-const rows: string[] = [];
-for (const c of CASES) {
-  for (const size of c.sizes) {
-    const file = join(outDir, `${c.name}-${size}.trace`);
-    if (!existsSync(file)) {
-      process.stderr.write(`building ${file} from ${c.source} ...\n`);
-      await makeTrace(join(root, c.source), c.format, file, size);
-    }
-    const m = measure(file);
-    const mb = statSync(file).size / 1e6;
-    rows.push(
-      [
-        c.name.padEnd(9),
-        `${(m.lines / 1e6).toFixed(2)} M lines (${mb.toFixed(0)} MB)`.padEnd(24),
-        `${(m.events / 1e6).toFixed(2)} M events`.padEnd(16),
-        `${m.seconds.toFixed(1)} s`.padStart(7),
-        `${((m.events / m.seconds) / 1e6).toFixed(2)} M events/s`.padStart(17),
-        `bare scan ${m.scanSeconds.toFixed(2)} s`.padStart(17),
-        `ratio ${(m.seconds / m.scanSeconds).toFixed(1)}x`.padStart(12),
-        `peak RSS ${m.peakRssMiB.toFixed(0)} MiB`.padStart(17),
-      ].join('  '),
-    );
-    process.stdout.write(rows.at(-1) + '\n');
+async function traceFor(c: Case): Promise<string> {
+  const plain = join(outDir, `${c.format}-${c.size}.trace`);
+  if (!existsSync(plain)) {
+    process.stderr.write(`building ${plain} from ${c.source} ...\n`);
+    await makeTrace(join(root, c.source), c.format, `${plain}.part`, c.size);
+    renameSync(`${plain}.part`, plain);
   }
+  if (!c.gzip) return plain;
+  const gz = `${plain}.gz`;
+  if (!existsSync(gz)) {
+    process.stderr.write(`compressing ${gz} ...\n`);
+    await pipeline(createReadStream(plain), createGzip(), createWriteStream(`${gz}.part`));
+    renameSync(`${gz}.part`, gz);
+  }
+  return gz;
 }
-process.stdout.write(`\nmachine: ${execFileSync('nproc', { encoding: 'utf8' }).trim()} cores, node ${process.version}\n`);
+
+process.stderr.write('building dist/ (the compiled CLI the bench measures) ...\n');
+execFileSync('npm', ['run', '--silent', 'build'], { cwd: root, stdio: 'inherit' });
+mkdirSync(outDir, { recursive: true });
+
+const f1 = (x: number) => x.toFixed(1);
+const f2 = (x: number) => x.toFixed(2);
+const results: { c: Case; m: Measure }[] = [];
+for (const c of CASES) {
+  const file = await traceFor(c);
+  const m = measure(file);
+  results.push({ c, m });
+  const s = m.stages;
+  process.stdout.write(
+    [
+      c.name.padEnd(12),
+      `${f2(m.lines / 1e6)} M lines (${(statSync(file).size / 1e6).toFixed(0)} MB)`.padEnd(25),
+      `${f2(m.events / 1e6)} M events`.padEnd(16),
+      `${f1(m.seconds)} s`.padStart(7),
+      `${f2(m.events / m.seconds / 1e6)} M events/s`.padStart(17),
+      `${f1(m.bytes / 1e6 / m.seconds)} MB/s`.padStart(11),
+      `bare scan ${f2(m.scanSeconds)} s`.padStart(17),
+      `ratio ${f1(m.seconds / m.scanSeconds)}x`.padStart(12),
+      `peak RSS ${m.peakRssMiB.toFixed(0)} MiB`.padStart(17),
+    ].join('  ') +
+      `\n${''.padEnd(14)}stages: read ${f2(s.read)} s, tokenize ${f2(s.tokenize)} s, replay ${f2(s.replay)} s, store ${f2(s.store)} s, checks ${f2(s.checks)} s` +
+      `  |  CPU: main thread ${f2(m.cpu.main)} s, store worker ${f2(m.cpu.storeWorker)} s, other threads (DuckDB, GC, I/O, inflate) ${f2(m.cpu.other)} s\n`,
+  );
+}
+
+// the issue's targets, judged on this run
+const at = (name: string, size = middle) => results.find((r) => r.c.name === name && r.c.size === size)?.m;
+const rate = (m: Measure | undefined) => (m ? m.events / m.seconds / 1e6 : NaN);
+const lines: string[] = [];
+const judge = (what: string, value: number, target: number, higherIsBetter: boolean, unit: string) => {
+  const met = higherIsBetter ? value >= target : value <= target;
+  const by = higherIsBetter ? target / value : value / target;
+  lines.push(`  ${met ? 'MET  ' : 'SHORT'}  ${what}: ${value.toFixed(2)}${unit} (target ${higherIsBetter ? '>=' : '<='} ${target}${unit}${met ? '' : `; ${by.toFixed(1)}x off`})`);
+};
+const q = at('qemu-log');
+judge(`qemu-log ${f2(middle / 1e6)} M lines, events/s`, rate(q), 1.5, true, ' M');
+judge(`qemu-log.gz ${f2(middle / 1e6)} M lines, events/s`, rate(at('qemu-log.gz')), 1.0, true, ' M');
+judge('ftrace, events/s', rate(at('ftrace')), 1.0, true, ' M');
+if (q) judge('ratio to the bare scan', q.seconds / q.scanSeconds, 8, false, 'x');
+const rss = results.filter((r) => r.c.name === 'qemu-log').map((r) => r.m.peakRssMiB);
+judge('peak RSS, largest of the qemu-log sizes', Math.max(...rss), 400, false, ' MiB');
+judge(`peak RSS growth from ${f2(sizes[0]! / 1e6)} M to ${f2(sizes.at(-1)! / 1e6)} M lines`, Math.max(...rss) / Math.min(...rss), 1.1, false, 'x');
+process.stdout.write(`\ntargets (issue 12):\n${lines.join('\n')}\n`);
+process.stdout.write(`\nmachine: ${execFileSync('nproc', { encoding: 'utf8' }).trim()} cores, load average ${execFileSync('cat', ['/proc/loadavg'], { encoding: 'utf8' }).split(' ').slice(0, 3).join(' ')}, node ${process.version}\n`);

@@ -10,7 +10,7 @@
 -- completions; registering blk.guest.time_to_durable.* over it is then one distribution() entry.
 
 -- blk_queue_latency: per device, queue and op, the latency distribution (pop to fill).
---   queue    INTEGER  virtqueue index
+--   queue    BIGINT   virtqueue index
 --   n        BIGINT   requests
 --   p50_ns .. max_ns  BIGINT  latency quantiles, ns
 CREATE OR REPLACE VIEW blk_queue_latency AS

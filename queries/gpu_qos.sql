@@ -8,8 +8,8 @@
 --   side        VARCHAR  'host': QEMU's log (submitted = virtqueue_pop, done = virtqueue_fill of the response);
 --                        'guest': the guest's ftrace (submitted = virtio_gpu_cmd_queue, done = virtio_gpu_cmd_response)
 --   vm          VARCHAR  VM name
---   queue       INTEGER  0 control queue, 1 cursor queue
---   ctx         INTEGER  3D context; 0 for 2D and cursor commands (they belong to none); null: not known
+--   queue       BIGINT   0 control queue, 1 cursor queue
+--   ctx         BIGINT   3D context; 0 for 2D and cursor commands (they belong to none); null: not known
 --   type_name   VARCHAR  VIRTIO_GPU_CMD_* name
 --   submit_ns   BIGINT   ns, the side saw the command submitted
 --   start_ns    BIGINT   ns, host: QEMU starts processing it (its virtio_gpu_cmd_* event); guest: null
@@ -175,7 +175,7 @@ ORDER BY waiting_priority DESC, waiting_vm, served_vm;
 -- gpu_frames: one row per frame a VM presented: a RESOURCE_FLUSH, on the scanout showing its resource.
 -- SET_SCANOUT is not a frame of its own: Linux's driver follows each one with a RESOURCE_FLUSH of the update.
 --   vm           VARCHAR  VM name
---   scanout      INTEGER  scanout (null: not known, e.g. from a guest trace alone)
+--   scanout      BIGINT   scanout (null: not known, e.g. from a guest trace alone)
 --   cmd_id       BIGINT   gpu_commands.cmd_id of the flush
 --   t_ns         BIGINT   ns, presented: QEMU's virtqueue_fill of the flush's response, else the guest's virtio_gpu_cmd_response
 --   interval_ns  BIGINT   ns since the VM's previous frame on that scanout (null for its first)

@@ -29,7 +29,7 @@ GROUP BY vm, op
 ORDER BY vm, op;
 
 -- xlayer_layer_latency: per VM, op and layer, where the time goes.
---   ord               INTEGER  position of the layer along the request
+--   ord               BIGINT   position of the layer along the request
 --   n                 BIGINT   requests that show the layer's end step
 --   p50_ns .. max_ns  BIGINT   ns, quantiles of the layer's span
 --   share             DOUBLE   fraction of all the op's request time spent in this layer (the shares of an op add up to 1)

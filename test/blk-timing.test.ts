@@ -48,7 +48,7 @@ beforeAll(async () => {
     features_accepted: null, features_offered: null, queues: 2, events: 0, inferred_events: 0, first_ts: 0, last_ts: 600,
   }]);
   await w.rows(SPANS, SPANS_BY_HAND);
-  for (const v of viewDefinitions()) await w.conn.run(v);
+  for (const v of viewDefinitions()) await w.run(v);
   byHand = await w.commit();
 });
 afterAll(() => byHand.close());

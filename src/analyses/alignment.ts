@@ -45,16 +45,16 @@ export const ALIGNMENT: TableDecl<AlignmentRow> = {
     offset_ns: { type: 'BIGINT', doc: 'host − guest clock, ns, at ref_ns' },
     drift_ppm: { type: 'DOUBLE', doc: 'guest clock rate error, ppm' },
     ref_ns: { type: 'VARCHAR', doc: 'guest clock ns (decimal text) where offset_ns holds' },
-    notify_pairs: { type: 'INTEGER', doc: 'guest vq_notify paired with QEMU virtio_queue_notify' },
-    blk_pairs: { type: 'INTEGER', doc: 'guest block_rq_issue paired with QEMU virtio_blk_handle_read/write' },
+    notify_pairs: { type: 'BIGINT', doc: 'guest vq_notify paired with QEMU virtio_queue_notify' },
+    blk_pairs: { type: 'BIGINT', doc: 'guest block_rq_issue paired with QEMU virtio_blk_handle_read/write' },
     spread_p50_ns: { type: 'BIGINT', doc: 'ns, median distance of the kick pairs above the envelope' },
     spread_p90_ns: { type: 'BIGINT', doc: 'ns, 90th percentile of it' },
     spread_max_ns: { type: 'BIGINT', doc: 'ns, largest' },
-    unmatched_guest_notify: { type: 'INTEGER', doc: 'guest kicks without a QEMU partner' },
-    unmatched_guest_blk: { type: 'INTEGER', doc: 'guest read/write issues without a QEMU partner' },
-    unmatched_host_notify: { type: 'INTEGER', doc: 'QEMU kicks without a guest partner' },
-    unmatched_host_notify_outside: { type: 'INTEGER', doc: 'of which outside the span of the guest trace' },
-    unmatched_host_blk: { type: 'INTEGER', doc: 'QEMU reads/writes without a guest partner' },
+    unmatched_guest_notify: { type: 'BIGINT', doc: 'guest kicks without a QEMU partner' },
+    unmatched_guest_blk: { type: 'BIGINT', doc: 'guest read/write issues without a QEMU partner' },
+    unmatched_host_notify: { type: 'BIGINT', doc: 'QEMU kicks without a guest partner' },
+    unmatched_host_notify_outside: { type: 'BIGINT', doc: 'of which outside the span of the guest trace' },
+    unmatched_host_blk: { type: 'BIGINT', doc: 'QEMU reads/writes without a guest partner' },
   },
 };
 
@@ -65,7 +65,7 @@ export const DEVICE_MAP: TableDecl<DeviceMapRow> = {
     vm: { type: 'VARCHAR', doc: 'VM name' },
     guest_dev: { type: 'VARCHAR', doc: 'guest device (virtioN)' },
     host_dev: { type: 'VARCHAR', doc: 'QEMU device instance (vdev pointer)' },
-    pairs: { type: 'INTEGER', doc: 'kicks paired between the two' },
+    pairs: { type: 'BIGINT', doc: 'kicks paired between the two' },
   },
 };
 

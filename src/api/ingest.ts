@@ -2,7 +2,7 @@
  * Ingest: trace files -> replay -> checks -> a DuckDB store (file or memory). Every front end
  * (check, perf, the explorer, notebooks) reads its answers from the store this writes.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { attachRawLines } from '../checks/evidence.ts';
 import { ANALYSES } from '../analyses/registry.ts';
@@ -14,8 +14,9 @@ import type { AssumedDriver } from '../model/features.ts';
 import { hexBits } from '../model/features.ts';
 import type { Platform } from '../model/platform.ts';
 import { run, type Run } from '../pipeline.ts';
-import { StoreWriter, tsvCell, type StoreHandle, type TableWriter } from '../perf/store.ts';
-import { DEVICES, EVENTS, FINDINGS, META, SCHEMA_VERSION, SPANS, STATS, TRACES, type DeviceRow, type TableDecl } from '../perf/tables.ts';
+import { MEMORY, StoreWriter, type RowWriter, type StoreHandle, type StoreWriting } from '../perf/store.ts';
+import { ThreadedStoreWriter } from '../perf/store-client.ts';
+import { DEVICES, EVENTS, FINDINGS, META, SCHEMA_VERSION, SPANS, STATS, TRACES, type DeviceRow, type EventRow, type TableDecl } from '../perf/tables.ts';
 
 export const QUERIES_DIR = fileURLToPath(new URL('../../queries/', import.meta.url));
 export const TOOL_VERSION = '0.1.0';
@@ -29,11 +30,29 @@ export interface IngestOptions {
   assumeDriver?: AssumedDriver;
   /** bad input counters of severity error/data-loss make the ingest fail */
   strict?: boolean;
+  /** who writes a store file: its worker thread, this thread (the plain reference path), or by input size (default) */
+  storeThread?: 'worker' | 'main' | 'auto';
 }
 
 export interface Ingested {
   store: StoreHandle;
   run: Run;
+  timings: IngestTimings;
+}
+
+/** Where an ingest's time went, in seconds of wall time on the main thread. */
+export interface IngestTimings {
+  total: number;
+  /** reading, tokenizing, merging, attribution, replay and analyses (the pipeline) */
+  pipeline: number;
+  /** handing rows to the store, waiting for it, and its final write */
+  store: number;
+  /** the rule catalogue and the evidence lines it quotes */
+  checks: number;
+  /** bytes of the input files as given (compressed ones: their compressed size) */
+  bytes: number;
+  /** CPU seconds the store's worker thread spent (undefined: the store was written in this thread) */
+  storeWorkerCpu?: number;
 }
 
 /** The kind-specific fields of each kind, in schema order: the `fields` JSON of the events table. */
@@ -52,10 +71,19 @@ function fieldsJson(e: Event): string {
   return out.length === 0 ? '{}' : out + '}';
 }
 
-/** One row of the events table, as a TSV line (columns in EVENTS' order). */
-function eventLine(e: Event, seq: number): string {
-  const inferred = e.inferred?.includes('dev') ?? false;
-  return `${seq}\t${e.ts}\t${tsvCell(e.vm ?? '')}\t${tsvCell(e.dev)}\t${inferred}\t${e.kind}\t${tsvCell(e.src?.file)}\t${tsvCell(e.src?.line)}\t${fieldsJson(e)}`;
+/** One row of the events table. A time the store cannot hold exactly is bad input, not a crash. */
+function eventRow(e: Event, seq: number): EventRow {
+  if (!Number.isSafeInteger(e.ts)) throw new InputError(`time ${e.ts} ns is beyond what the store holds exactly (2^53 ns)`, e.src?.file, e.src?.line);
+  return {
+    seq, ts: e.ts, vm: e.vm ?? '', dev: e.dev ?? null, dev_inferred: e.inferred?.includes('dev') ?? false,
+    kind: e.kind, file: e.src?.file ?? null, line: e.src?.line ?? null, fields: fieldsJson(e),
+  };
+}
+
+/** traces.origin_ns is a HUGEINT: an origin beyond it (10^38 ns) is bad input, not a crash. */
+function originFits(ns: bigint, file: string): bigint {
+  if (BigInt.asIntN(128, ns) !== ns) throw new InputError(`origin ${ns} ns is beyond what the store holds (2^127 ns)`, file, 1);
+  return ns;
 }
 
 function deviceRows(platform: Platform): DeviceRow[] {
@@ -91,13 +119,29 @@ export function viewDefinitions(): string[] {
     .map((f) => readFileSync(QUERIES_DIR + f, 'utf8'));
 }
 
-export async function ingest(opts: IngestOptions): Promise<Ingested> {
-  const store = await StoreWriter.create(opts.db);
+/** Below this much input (as stored: a gzip file counts compressed), starting the store's worker
+ *  (and DuckDB in it) costs more than it saves. */
+const WORKER_MIN_BYTES = 1 << 20;
+
+function fileSize(f: string): number {
   try {
-    const events = store.tsv(EVENTS);
-    const spans = store.tsv(SPANS);
-    const addSpan = spans.rowsOf(SPANS);
-    const analysisTables = new Map<string, TableWriter<unknown>>();
+    return statSync(f).size;
+  } catch {
+    return 0; // the adapter names the file and what is wrong with it
+  }
+}
+
+export async function ingest(opts: IngestOptions): Promise<Ingested> {
+  const t0 = performance.now();
+  let inStore = 0;
+  const bytes = opts.files.reduce((n, f) => n + fileSize(f), 0);
+  const where = opts.storeThread ?? 'auto';
+  const threaded = opts.db !== MEMORY && (where === 'worker' || (where === 'auto' && bytes >= WORKER_MIN_BYTES));
+  const store: StoreWriting = threaded ? await ThreadedStoreWriter.create(opts.db) : await StoreWriter.create(opts.db);
+  try {
+    const events = await store.table(EVENTS);
+    const spans = await store.table(SPANS);
+    const analysisTables = new Map<string, RowWriter<unknown>>();
     for (const a of ANALYSES) {
       for (const t of a.tables as TableDecl<unknown>[]) analysisTables.set(t.name, await store.table(t));
     }
@@ -111,10 +155,12 @@ export async function ingest(opts: IngestOptions): Promise<Ingested> {
       vms: opts.vms,
       format: opts.format,
       onEvents: async (batch) => {
-        for (const e of batch) events.add(eventLine(e, seq++));
-        await events.flushSome();
+        const t = performance.now();
+        for (const e of batch) events.add(eventRow(e, seq++));
+        await store.flushSome();
+        inStore += performance.now() - t;
       },
-      onSpan: addSpan,
+      onSpan: (s) => spans.add(s),
     });
     if (opts.strict) {
       const problems = r.stats.problems();
@@ -128,8 +174,10 @@ export async function ingest(opts: IngestOptions): Promise<Ingested> {
         );
       }
     }
+    const tRun = performance.now();
     const findings = runChecks(r.platform, { assumeDriver: opts.assumeDriver });
     await attachRawLines(findings.flatMap((f) => f.evidence));
+    const tChecks = performance.now();
 
     await store.rows(META, [
       { key: 'schema_version', value: SCHEMA_VERSION },
@@ -142,7 +190,7 @@ export async function ingest(opts: IngestOptions): Promise<Ingested> {
       TRACES,
       r.sources.map((s, i) => ({
         trace_id: i, file: s.file, format: s.format, view: s.view, vm: s.vm,
-        origin_ns: s.originNs, timed: s.timed, lines: s.lines, events: s.events,
+        origin_ns: originFits(s.originNs, s.file), timed: s.timed, lines: s.lines, events: s.events,
       })),
     );
     await store.rows(DEVICES, deviceRows(r.platform));
@@ -161,8 +209,19 @@ export async function ingest(opts: IngestOptions): Promise<Ingested> {
         by_key: JSON.stringify(Object.fromEntries(s.byKey)), samples: JSON.stringify(s.samples),
       })),
     );
-    for (const v of viewDefinitions()) await store.conn.run(v);
-    return { store: await store.commit(), run: r };
+    for (const v of viewDefinitions()) await store.run(v);
+    const handle = await store.commit();
+    const t1 = performance.now();
+    const pipeline = tRun - t0 - inStore;
+    const timings: IngestTimings = {
+      total: (t1 - t0) / 1000,
+      pipeline: pipeline / 1000,
+      store: (t1 - t0 - pipeline - (tChecks - tRun)) / 1000,
+      checks: (tChecks - tRun) / 1000,
+      bytes,
+      storeWorkerCpu: store.workerCpuSeconds,
+    };
+    return { store: handle, run: r, timings };
   } catch (e) {
     store.abort();
     throw e;

@@ -9,7 +9,7 @@ import { readHead } from '../ingest/lines.ts';
 import type { AssumedDriver } from '../model/features.ts';
 import { defaultVmName } from '../pipeline.ts';
 import { looksLikeDuckDb, MEMORY, openStore, type StoreHandle } from '../perf/store.ts';
-import { ingest } from './ingest.ts';
+import { ingest, type IngestTimings } from './ingest.ts';
 
 export interface InputOptions {
   /** database path; false: keep the store in memory */
@@ -26,6 +26,8 @@ export interface Opened {
   dbPath: string | null;
   /** true when the inputs were traces ingested now */
   ingested: boolean;
+  /** how long that took (ingested only) */
+  timings?: IngestTimings;
 }
 
 export function defaultDbPath(trace: string): string {
@@ -71,5 +73,5 @@ export async function openInputs(inputs: string[], opts: InputOptions): Promise<
     strict: opts.strict,
     assumeDriver: opts.assumeDriver,
   });
-  return { store: r.store, dbPath: db === MEMORY ? null : db, ingested: true };
+  return { store: r.store, dbPath: db === MEMORY ? null : db, ingested: true, timings: r.timings };
 }

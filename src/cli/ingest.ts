@@ -18,6 +18,11 @@ export function registerIngest(program: Command): void {
       );
       const where = opened.dbPath ?? 'memory (--no-db)';
       process.stdout.write(`${where}: ${c!.events} events, ${c!.devices} devices, ${c!.spans} request spans, ${c!.findings} verdicts; ${c!.bad} bad input lines\n`);
+      const t = opened.timings;
+      if (t) {
+        const perS = (x: number) => (x / t.total >= 1e5 ? `${(x / t.total / 1e6).toFixed(2)} M` : `${Math.round(x / t.total)}`);
+        process.stdout.write(`read ${(t.bytes / 1e6).toFixed(2)} MB in ${t.total.toFixed(2)} s: ${(t.bytes / 1e6 / t.total).toFixed(t.bytes / 1e6 / t.total >= 10 ? 1 : 2)} MB/s, ${perS(Number(c!.events))} events/s\n`);
+      }
     }),
   );
 }

@@ -4,64 +4,91 @@
  * any earlier database as it was. Rows go in through the Appender, a data chunk (at most 2048
  * rows) at a time.
  */
-import { createWriteStream, existsSync, renameSync, rmSync, type WriteStream } from 'node:fs';
-import { once } from 'node:events';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import {
-  BIGINT, BOOLEAN, DOUBLE, DuckDBAppender, DuckDBConnection, DuckDBDataChunk, DuckDBInstance, INTEGER, VARCHAR,
-  type DuckDBType,
-} from '@duckdb/node-api';
+import { existsSync, renameSync, rmSync } from 'node:fs';
+import type { DuckDBAppender, DuckDBConnection, DuckDBDataChunk, DuckDBInstance, DuckDBType, DuckDBVector } from '@duckdb/node-api';
 import { InputError } from '../ingest/errors.ts';
 import { ALL_TABLES, ddl, type Column, type ColumnType, type TableDecl } from './tables.ts';
 
-const DUCK_TYPES: Record<ColumnType, DuckDBType> = { BIGINT, INTEGER, DOUBLE, VARCHAR, BOOLEAN };
+type DuckDBModule = typeof import('@duckdb/node-api');
+let loaded: DuckDBModule | undefined;
+/** DuckDB is loaded on first use, so that commands that need no store (`--help`) start fast. */
+async function duckdb(): Promise<DuckDBModule> {
+  return (loaded ??= await import('@duckdb/node-api'));
+}
+/** The DuckDB type of a declared column (DuckDB is loaded: a writer exists). */
+function duckType(t: ColumnType): DuckDBType {
+  return loaded![t];
+}
 const CHUNK_ROWS = 2048;
 export const MEMORY = ':memory:';
-let memoryStores = 0;
 
 /** DuckDB must never try to download an extension here: fail at once instead. Its buffer pool is
  *  capped so that loading a long trace costs the same memory as a short one (it spills to disk). */
 const INSTANCE_OPTIONS = { autoinstall_known_extensions: 'false', autoload_known_extensions: 'true', memory_limit: '256MB' };
 
+/**
+ * Rows of one table into DuckDB through the Appender's data chunks (at most 2048 rows each), typed
+ * cell by cell: no text row is ever built, so any string (tabs, newlines, NUL, `\\N`, any length)
+ * arrives exactly as it was.
+ */
 export class TableWriter<Row> {
   private readonly names: (keyof Row & string)[];
   private readonly types: ColumnType[];
-  private chunk: DuckDBDataChunk;
+  private chunk!: DuckDBDataChunk;
+  private vectors!: DuckDBVector[];
+  private readonly table: string;
   private rows = 0;
-  written = 0;
 
   constructor(
     private readonly appender: DuckDBAppender,
     decl: TableDecl<Row>,
   ) {
+    this.table = decl.name;
     const cols = Object.entries(decl.columns) as [keyof Row & string, Column][];
     this.names = cols.map(([n]) => n);
     this.types = cols.map(([, c]) => c.type);
-    this.chunk = DuckDBDataChunk.create(this.types.map((t) => DUCK_TYPES[t]), CHUNK_ROWS);
+    this.newChunk();
+  }
+
+  private newChunk(): void {
+    this.chunk = loaded!.DuckDBDataChunk.create(this.types.map(duckType), CHUNK_ROWS);
+    this.vectors = this.types.map((_, c) => this.chunk.getColumnVector(c));
   }
 
   add(row: Row): void {
-    const r = this.rows;
-    for (let c = 0; c < this.names.length; c++) {
-      const v = row[this.names[c]!] as unknown;
-      const vec = this.chunk.getColumnVector(c);
-      if (v === null || v === undefined) vec.setItem(r, null);
-      else if (this.types[c] === 'BIGINT') vec.setItem(r, typeof v === 'bigint' ? v : BigInt(v as number));
-      else vec.setItem(r, v as never);
-    }
+    for (let c = 0; c < this.names.length; c++) this.set(c, this.rows, row[this.names[c]!]);
     this.rows++;
     if (this.rows === CHUNK_ROWS) this.flushChunk();
   }
 
+  /** Adds `n` rows given column by column (cells in the declaration's column order). */
+  addColumns(cols: readonly (readonly unknown[])[], n: number): void {
+    for (let i = 0; i < n; ) {
+      const take = Math.min(n - i, CHUNK_ROWS - this.rows);
+      for (let c = 0; c < cols.length; c++) {
+        const col = cols[c]!;
+        for (let k = 0; k < take; k++) this.set(c, this.rows + k, col[i + k]);
+      }
+      this.rows += take;
+      i += take;
+      if (this.rows === CHUNK_ROWS) this.flushChunk();
+    }
+  }
+
+  private set(c: number, r: number, v: unknown): void {
+    const vec = this.vectors[c]!;
+    if (v === null || v === undefined) vec.setItem(r, null);
+    else if (typeof v === 'number' && this.types[c] !== 'DOUBLE') vec.setItem(r, bigintCell(v, this.table, this.names[c]!));
+    else vec.setItem(r, v as never);
+  }
+
   private flushChunk(): void {
     if (this.rows === 0) return;
-    for (let c = 0; c < this.names.length; c++) this.chunk.getColumnVector(c).flush();
+    for (const v of this.vectors) v.flush();
     this.chunk.rowCount = this.rows;
     this.appender.appendDataChunk(this.chunk);
-    this.written += this.rows;
     this.rows = 0;
-    this.chunk = DuckDBDataChunk.create(this.types.map((t) => DUCK_TYPES[t]), CHUNK_ROWS);
+    this.newChunk();
   }
 
   close(): void {
@@ -70,102 +97,50 @@ export class TableWriter<Row> {
   }
 }
 
-/** One TSV cell: NULL as \\N; tabs and newlines cannot occur in a cell, so they become spaces. */
-export function tsvCell(v: string | number | boolean | null | undefined): string {
-  if (v === null || v === undefined) return '\\N';
-  if (typeof v !== 'string') return String(v);
-  return /[\t\n\r]/.test(v) ? v.replace(/[\t\n\r]/g, ' ') : v;
+/** An integer cell. Values are integers by their schemas; one that is not is a bug, said plainly. */
+function bigintCell(v: number, table: string, column: string): bigint {
+  if (!Number.isSafeInteger(v)) throw new Error(`${table}.${column}: ${v} is not an integer the store can hold exactly`);
+  return BigInt(v);
 }
 
-/**
- * The bulk path for the one table that grows with the trace (events): rows are written as TSV
- * lines to a file beside the database and loaded at commit by DuckDB's own parallel reader, which
- * is several times faster than the appender from JavaScript, and keeps the replay loop free.
- */
-const MAX_UNWRITTEN = 8 << 20;
-const BUFFER_BYTES = 1 << 20;
-
-export class TsvTableLoader {
-  private readonly out: WriteStream;
-  // rows are encoded straight into a buffer: no joined strings for the collector to chase
-  private buf = Buffer.allocUnsafe(BUFFER_BYTES);
-  private pos = 0;
-  rows = 0;
-
-  constructor(
-    readonly table: string,
-    readonly file: string,
-  ) {
-    this.out = createWriteStream(file);
-  }
-
-  /** Adds one row (its cells already TSV-safe, tab-separated, no newline). */
-  add(line: string): void {
-    // UTF-8 takes at most 3 bytes per UTF-16 unit
-    if (this.pos + line.length * 3 + 1 > this.buf.length) this.writeBuffer(line.length * 3 + 1);
-    this.pos += this.buf.write(line, this.pos);
-    this.buf[this.pos++] = 10;
-    this.rows++;
-  }
-
-  /** Waits for the disk when it falls far behind; the replay goes on meanwhile otherwise. */
-  async flushSome(): Promise<void> {
-    if (this.out.writableLength > MAX_UNWRITTEN) await once(this.out, 'drain');
-  }
-
-  private writeBuffer(room: number): void {
-    if (this.pos > 0) this.out.write(this.buf.subarray(0, this.pos));
-    this.buf = Buffer.allocUnsafe(Math.max(BUFFER_BYTES, room));
-    this.pos = 0;
-  }
-
-  async load(conn: DuckDBConnection): Promise<void> {
-    this.writeBuffer(0);
-    await new Promise<void>((res, rej) => this.out.end((e?: Error | null) => (e ? rej(e) : res())));
-    if (this.rows > 0) {
-      await conn.run(
-        `COPY ${this.table} FROM '${this.file.replace(/'/g, "''")}' (DELIMITER '\t', QUOTE '', ESCAPE '', NULLSTR '\\N', HEADER false, AUTO_DETECT false)`,
-      );
-    }
-    rmSync(this.file, { force: true });
-  }
-
-  discard(): void {
-    this.out.destroy();
-    rmSync(this.file, { force: true });
-  }
-
-  /** A writer of whole rows of a declared table, cells in the declaration's column order. */
-  rowsOf<Row>(decl: TableDecl<Row>): (row: Row) => void {
-    const names = Object.keys(decl.columns) as (keyof Row)[];
-    return (row) => this.add(names.map((n) => tsvCell(row[n] as string | number | boolean | null)).join('\t'));
-  }
+/** Where rows of a table go: a TableWriter here, or a batch to the store's worker. */
+export interface RowWriter<Row> {
+  add(row: Row): void;
 }
 
-export class StoreWriter {
+/** A store being written, in this thread or in a worker (see store-client.ts). */
+export interface StoreWriting {
+  table<Row>(decl: TableDecl<Row>): Promise<RowWriter<Row>>;
+  rows<Row>(decl: TableDecl<Row>, rows: Row[]): Promise<void>;
+  run(sql: string): Promise<void>;
+  /** Waits while the writer is far behind, so that rows in flight stay bounded. */
+  flushSome(): Promise<void>;
+  commit(): Promise<StoreHandle>;
+  abort(): void;
+  /** CPU seconds of the thread that wrote the store, when it was not this one (after commit) */
+  readonly workerCpuSeconds?: number;
+}
+
+/** A DuckDB database being written: the core tables, and a bulk writer per table. */
+export class DbWriter {
   private readonly writers: TableWriter<unknown>[] = [];
-  private readonly loaders: TsvTableLoader[] = [];
 
   private constructor(
-    readonly path: string,
-    private readonly tmp: string,
     private readonly instance: DuckDBInstance,
     readonly conn: DuckDBConnection,
   ) {}
 
-  /** Starts a new database that will replace `path` on commit (`:memory:`: a database in memory). */
-  static async create(path: string): Promise<StoreWriter> {
-    const tmp = path === MEMORY ? MEMORY : `${path}.tmp-${process.pid}`;
-    if (tmp !== MEMORY) removeDb(tmp);
+  /** Creates the database at `file` (`:memory:`: in memory) with the core tables; `shown` names it in errors. */
+  static async open(file: string, shown: string): Promise<DbWriter> {
     let instance: DuckDBInstance;
     try {
-      instance = await DuckDBInstance.create(tmp, INSTANCE_OPTIONS);
+      instance = await (await duckdb()).DuckDBInstance.create(file, INSTANCE_OPTIONS);
     } catch (e) {
-      throw new InputError(`cannot create a database next to it: ${(e as Error).message}`, path);
+      throw new InputError(`cannot create a database next to it: ${(e as Error).message}`, shown);
     }
     const conn = await instance.connect();
     for (const t of ALL_TABLES) await conn.run(ddl(t as TableDecl<unknown>));
-    return new StoreWriter(path, tmp, instance, conn);
+    return new DbWriter(instance, conn);
   }
 
   /** A bulk writer for a table; tables not among the core ones are created first. */
@@ -176,13 +151,58 @@ export class StoreWriter {
     return w;
   }
 
-  /** A TSV loader for a declared table (see TsvTableLoader). */
-  tsv<Row>(decl: TableDecl<Row>): TsvTableLoader {
-    const dir = this.tmp === MEMORY ? tmpdir() : this.tmp;
-    // several stores may be written at once in one process (tests, analyses of two runs)
-    const l = new TsvTableLoader(decl.name, this.tmp === MEMORY ? join(dir, `avpscope-${process.pid}-${++memoryStores}-${decl.name}.tsv`) : `${dir}.${decl.name}.tsv`);
-    this.loaders.push(l);
-    return l;
+  /** Writes out every row added. */
+  closeWriters(): void {
+    for (const w of this.writers) w.close();
+    this.writers.length = 0;
+  }
+
+  /** Writes everything to the file and closes it. */
+  async close(): Promise<void> {
+    this.closeWriters();
+    await this.conn.run('CHECKPOINT');
+    this.conn.closeSync();
+    this.instance.closeSync();
+  }
+
+  abort(): void {
+    try {
+      this.conn.closeSync();
+      this.instance.closeSync();
+    } catch {
+      // already closed
+    }
+  }
+}
+
+/** The file a new store is built in before it replaces `path`. */
+export function tmpPathOf(path: string): string {
+  return path === MEMORY ? MEMORY : `${path}.tmp-${process.pid}`;
+}
+
+/** Puts the completed database `tmp` in place of `path`. */
+export function replaceDb(tmp: string, path: string): void {
+  removeDb(path);
+  renameSync(tmp, path);
+}
+
+/** The store written in this thread: in memory (kept open for reading), or the reference path. */
+export class StoreWriter implements StoreWriting {
+  private constructor(
+    readonly path: string,
+    private readonly tmp: string,
+    private readonly db: DbWriter,
+  ) {}
+
+  /** Starts a new database that will replace `path` on commit (`:memory:`: a database in memory). */
+  static async create(path: string): Promise<StoreWriter> {
+    const tmp = tmpPathOf(path);
+    if (tmp !== MEMORY) removeDb(tmp);
+    return new StoreWriter(path, tmp, await DbWriter.open(tmp, path));
+  }
+
+  table<Row>(decl: TableDecl<Row>): Promise<TableWriter<Row>> {
+    return this.db.table(decl);
   }
 
   async rows<Row>(decl: TableDecl<Row>, rows: Row[]): Promise<void> {
@@ -190,35 +210,31 @@ export class StoreWriter {
     for (const r of rows) w.add(r);
   }
 
+  async run(sql: string): Promise<void> {
+    await this.db.conn.run(sql);
+  }
+
+  async flushSome(): Promise<void> {}
+
   /** Makes the new database the one at `path`. An in-memory database stays open for reading. */
   async commit(): Promise<StoreHandle> {
-    for (const w of this.writers) w.close();
-    this.writers.length = 0;
-    for (const l of this.loaders) await l.load(this.conn);
-    this.loaders.length = 0;
-    if (this.path === MEMORY) return { conn: this.conn, close: () => this.abort() };
-    await this.conn.run('CHECKPOINT');
-    this.conn.closeSync();
-    this.instance.closeSync();
-    removeDb(this.path);
-    renameSync(this.tmp, this.path);
+    if (this.path === MEMORY) {
+      this.db.closeWriters();
+      return { conn: this.db.conn, close: () => this.abort() };
+    }
+    await this.db.close();
+    replaceDb(this.tmp, this.path);
     return openStore(this.path);
   }
 
   /** Drops the unfinished database; the one at `path`, if any, is untouched. */
   abort(): void {
-    for (const l of this.loaders) l.discard();
-    try {
-      this.conn.closeSync();
-      this.instance.closeSync();
-    } catch {
-      // already closed
-    }
+    this.db.abort();
     if (this.tmp !== MEMORY) removeDb(this.tmp);
   }
 }
 
-function removeDb(path: string): void {
+export function removeDb(path: string): void {
   for (const p of [path, `${path}.wal`]) if (existsSync(p)) rmSync(p, { force: true });
 }
 
@@ -232,7 +248,7 @@ export async function openStore(path: string): Promise<StoreHandle> {
   if (!existsSync(path)) throw new InputError('no such database', path);
   let instance: DuckDBInstance;
   try {
-    instance = await DuckDBInstance.create(path, { ...INSTANCE_OPTIONS, access_mode: 'READ_ONLY' });
+    instance = await (await duckdb()).DuckDBInstance.create(path, { ...INSTANCE_OPTIONS, access_mode: 'READ_ONLY' });
   } catch (e) {
     const msg = (e as Error).message;
     const why = /lock/i.test(msg) ? 'database is locked by another process' : /not a valid|corrupt|invalid|magic|Serialization/i.test(msg) ? 'not a valid avpscope database (damaged or not DuckDB)' : 'cannot open the database';

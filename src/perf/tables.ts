@@ -5,7 +5,8 @@
  */
 import type { Span } from '../model/spans.ts';
 
-export type ColumnType = 'BIGINT' | 'INTEGER' | 'DOUBLE' | 'VARCHAR' | 'BOOLEAN';
+/** Integers are BIGINT: every count, index and id a schema admits (a safe integer) fits one. */
+export type ColumnType = 'BIGINT' | 'HUGEINT' | 'DOUBLE' | 'VARCHAR' | 'BOOLEAN';
 
 export interface Column {
   type: ColumnType;
@@ -94,12 +95,12 @@ export const TRACES: TableDecl<TraceRow> = {
   name: 'traces',
   doc: 'One row per input file.',
   columns: {
-    trace_id: { type: 'INTEGER', doc: 'position of the file on the command line, from 0' },
+    trace_id: { type: 'BIGINT', doc: 'position of the file on the command line, from 0' },
     file: { type: 'VARCHAR', doc: 'path as given' },
     format: { type: 'VARCHAR', doc: 'adapter that read it (qemu-log, jsonl, ...)' },
     view: { type: 'VARCHAR', doc: "'host' (hypervisor) or 'guest' (guest kernel)" },
     vm: { type: 'VARCHAR', doc: 'VM the file belongs to' },
-    origin_ns: { type: 'BIGINT', doc: "ns on the file's clock that its events' ts count from" },
+    origin_ns: { type: 'HUGEINT', doc: "ns on the file's clock that its events' ts count from (HUGEINT: origins beyond BIGINT, up to 10^38 ns)" },
     timed: { type: 'BOOLEAN', doc: 'false when the file carries no timestamps' },
     lines: { type: 'BIGINT', doc: 'lines read' },
     events: { type: 'BIGINT', doc: 'canonical events produced' },
@@ -116,11 +117,11 @@ export const DEVICES: TableDecl<DeviceRow> = {
     type_how: { type: 'VARCHAR', doc: "'seen' when the trace names it, 'inferred' otherwise" },
     type_why: { type: 'VARCHAR', doc: 'what the type rests on' },
     transport: { type: 'VARCHAR', doc: "'mmio' or 'pci' when the trace shows it" },
-    mmio_version: { type: 'INTEGER', doc: 'virtio-mmio version (1 legacy, 2), inferred from the registers used' },
-    sessions: { type: 'INTEGER', doc: 'driver sessions (reset to reset)' },
+    mmio_version: { type: 'BIGINT', doc: 'virtio-mmio version (1 legacy, 2), inferred from the registers used' },
+    sessions: { type: 'BIGINT', doc: 'driver sessions (reset to reset)' },
     features_accepted: { type: 'VARCHAR', doc: 'feature bits the last negotiating driver accepted (hex)' },
     features_offered: { type: 'VARCHAR', doc: 'feature bits the device offered, when the trace shows them (hex)' },
-    queues: { type: 'INTEGER', doc: 'queues in use' },
+    queues: { type: 'BIGINT', doc: 'queues in use' },
     events: { type: 'BIGINT', doc: 'events naming the device' },
     inferred_events: { type: 'BIGINT', doc: 'of which attributed to it by inference' },
     first_ts: { type: 'BIGINT', doc: 'ns, first event' },
@@ -150,16 +151,16 @@ export const SPANS: TableDecl<Nullable<Span>> = {
   columns: {
     vm: { type: 'VARCHAR', doc: 'VM name' },
     dev: { type: 'VARCHAR', doc: 'device instance' },
-    queue: { type: 'INTEGER', doc: 'queue index' },
+    queue: { type: 'BIGINT', doc: 'queue index' },
     elem: { type: 'VARCHAR', doc: 'chain token (QEMU: element pointer)' },
     op: { type: 'VARCHAR', doc: 'blk: read, write, flush, discard_or_write_zeroes, get_id, ...' },
     op_inferred: { type: 'BOOLEAN', doc: 'op inferred from the chain shape rather than logged' },
     sector: { type: 'BIGINT', doc: 'first 512-byte sector (blk read/write)' },
     nsectors: { type: 'BIGINT', doc: 'sectors (blk read/write)' },
     bytes: { type: 'BIGINT', doc: 'data bytes moved' },
-    status: { type: 'INTEGER', doc: 'blk: VIRTIO_BLK_S_* written' },
-    in_num: { type: 'INTEGER', doc: 'device-writable segments' },
-    out_num: { type: 'INTEGER', doc: 'device-readable segments' },
+    status: { type: 'BIGINT', doc: 'blk: VIRTIO_BLK_S_* written' },
+    in_num: { type: 'BIGINT', doc: 'device-writable segments' },
+    out_num: { type: 'BIGINT', doc: 'device-readable segments' },
     used_len: { type: 'BIGINT', doc: 'bytes the device reported written' },
     t_pop: { type: 'BIGINT', doc: 'ns, device took the chain' },
     t_submit: { type: 'BIGINT', doc: 'ns, blk: request handed to the backend' },

@@ -82,7 +82,7 @@ export const XLAYER_LAYERS: TableDecl<XlayerLayerRow> = {
     vm: { type: 'VARCHAR', doc: 'VM name' },
     op: { type: 'VARCHAR', doc: 'request op' },
     layer: { type: 'VARCHAR', doc: 'queue, driver, kick, exit, fetch, backend, complete, used, irq, inject, reap, end' },
-    ord: { type: 'INTEGER', doc: 'position of the layer along the request, from 0' },
+    ord: { type: 'BIGINT', doc: 'position of the layer along the request, from 0' },
     ns: { type: 'BIGINT', doc: 'ns spent in the layer' },
   },
 };

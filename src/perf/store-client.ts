@@ -1,0 +1,159 @@
+/**
+ * The store written by a worker thread (store-worker.ts): rows are gathered here column by column
+ * and sent in batches, and DuckDB appends them on the second core while this thread goes on with
+ * the replay. Only a bounded number of batches is ever in flight (flushSome), so memory stays flat.
+ * Paths, temporary file and the final rename are this thread's, as for StoreWriter.
+ */
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { InputError } from '../ingest/errors.ts';
+import { openStore, removeDb, replaceDb, tmpPathOf, type RowWriter, type StoreHandle, type StoreWriting } from './store.ts';
+import type { StoreReply, StoreRequest } from './store-worker.ts';
+import type { TableDecl } from './tables.ts';
+
+/** Rows per message: several data chunks, so that messages stay few. */
+const BATCH_ROWS = 8192;
+/** Batches sent but not yet appended before the replay waits for the worker. */
+const MAX_IN_FLIGHT = 8;
+
+/** The worker runs the compiled module next to this one, or (in development) the TypeScript through tsx. */
+function startWorker(): Worker {
+  // the worker takes this process's node options, but not one that only applies to `node -e`
+  const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type'));
+  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./store-worker.js', import.meta.url), { execArgv });
+  const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm/api')).href;
+  const url = new URL('./store-worker.ts', import.meta.url).href;
+  return new Worker(`import(${JSON.stringify(tsx)}).then((t) => { t.register(); return import(${JSON.stringify(url)}); })`, { eval: true, execArgv });
+}
+
+class BatchWriter<Row> implements RowWriter<Row> {
+  private readonly names: (keyof Row & string)[];
+  private cols: unknown[][];
+  private n = 0;
+
+  constructor(
+    private readonly client: ThreadedStoreWriter,
+    private readonly table: string,
+    decl: TableDecl<Row>,
+  ) {
+    this.names = Object.keys(decl.columns) as (keyof Row & string)[];
+    this.cols = this.names.map(() => []);
+  }
+
+  add(row: Row): void {
+    for (let c = 0; c < this.names.length; c++) this.cols[c]!.push(row[this.names[c]!]);
+    if (++this.n === BATCH_ROWS) this.send();
+  }
+
+  send(): void {
+    if (this.n === 0) return;
+    this.client.post({ op: 'rows', table: this.table, cols: this.cols, n: this.n });
+    this.cols = this.names.map(() => []);
+    this.n = 0;
+  }
+}
+
+export class ThreadedStoreWriter implements StoreWriting {
+  private readonly writers: BatchWriter<unknown>[] = [];
+  private readonly waiting = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
+  private nextId = 0;
+  private answered = 0;
+  private failure: Error | undefined;
+  workerCpuSeconds: number | undefined;
+
+  private constructor(
+    readonly path: string,
+    private readonly tmp: string,
+    private readonly worker: Worker,
+  ) {
+    worker.on('message', (r: StoreReply) => {
+      this.answered = r.id;
+      if (r.cpu !== undefined) this.workerCpuSeconds = r.cpu;
+      const e = r.error === undefined ? undefined : r.error.input ? new InputError(r.error.message, r.error.file, r.error.line) : new Error(r.error.message);
+      if (e !== undefined) this.failure ??= e;
+      const w = this.waiting.get(r.id);
+      this.waiting.delete(r.id);
+      if (e !== undefined) w?.reject(e);
+      else w?.resolve();
+    });
+    worker.on('error', (e) => this.fail(e));
+    worker.on('exit', (code) => this.fail(new Error(`the store's worker stopped (exit ${code})`)));
+  }
+
+  static async create(path: string): Promise<ThreadedStoreWriter> {
+    const tmp = tmpPathOf(path);
+    removeDb(tmp);
+    const w = new ThreadedStoreWriter(path, tmp, startWorker());
+    try {
+      await w.request({ op: 'open', file: tmp, shown: path });
+    } catch (e) {
+      w.abort();
+      throw e;
+    }
+    return w;
+  }
+
+  private fail(e: Error): void {
+    this.failure ??= e;
+    for (const w of this.waiting.values()) w.reject(this.failure);
+    this.waiting.clear();
+  }
+
+  /** Sends a request without waiting for it (errors surface at the next awaited one). */
+  post(req: StoreRequest): number {
+    const id = ++this.nextId;
+    this.worker.postMessage({ id, req });
+    return id;
+  }
+
+  private request(req: StoreRequest): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure);
+    const id = this.post(req);
+    return new Promise((resolve, reject) => this.waiting.set(id, { resolve, reject }));
+  }
+
+  async table<Row>(decl: TableDecl<Row>): Promise<RowWriter<Row>> {
+    await this.request({ op: 'table', decl: decl as TableDecl<unknown> });
+    const w = new BatchWriter<Row>(this, decl.name, decl);
+    this.writers.push(w as BatchWriter<unknown>);
+    return w;
+  }
+
+  async rows<Row>(decl: TableDecl<Row>, rows: Row[]): Promise<void> {
+    const w = await this.table(decl);
+    for (const r of rows) w.add(r);
+  }
+
+  async run(sql: string): Promise<void> {
+    for (const w of this.writers) w.send();
+    await this.request({ op: 'run', sql });
+  }
+
+  async flushSome(): Promise<void> {
+    if (this.failure) throw this.failure;
+    if (this.nextId - this.answered <= MAX_IN_FLIGHT) return;
+    // wait until half of what is in flight is appended: the worker never runs dry meanwhile
+    const id = this.nextId - MAX_IN_FLIGHT / 2;
+    await new Promise<void>((resolve, reject) => this.waiting.set(id, { resolve, reject }));
+  }
+
+  async commit(): Promise<StoreHandle> {
+    for (const w of this.writers) w.send();
+    await this.request({ op: 'close' });
+    await this.worker.terminate();
+    replaceDb(this.tmp, this.path);
+    return openStore(this.path);
+  }
+
+  /** Drops the unfinished database once the worker has closed it; the one at `path` is untouched. */
+  abort(): void {
+    const done = () => {
+      removeDb(this.tmp);
+      void this.worker.terminate();
+    };
+    if (this.failure) return done();
+    this.request({ op: 'abort' }).then(done, done);
+    this.failure = new Error('aborted');
+  }
+}
