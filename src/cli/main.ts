@@ -10,6 +10,7 @@ import { openInputs, type Opened } from '../api/inputs.ts';
 import { registerAlign } from './align.ts';
 import { registerCheck } from './check.ts';
 import { registerConvert } from './convert.ts';
+import { registerExplore } from './explore.ts';
 import { registerGate } from './gate.ts';
 import { registerIngest } from './ingest.ts';
 import { registerPerf } from './perf/index.ts';
@@ -57,6 +58,7 @@ export function buildProgram(): Command {
   registerConvert(program);
   registerAlign(program);
   registerGate(program);
+  registerExplore(program);
   return program;
 }
 
