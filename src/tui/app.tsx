@@ -5,12 +5,13 @@
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { Box, Text, useApp, useInput, useStdout } from 'ink';
-import { useEffect, useState } from 'react';
+import { useCallback, useEffect, useRef, useState } from 'react';
 import { verdictCounts } from '../api/explore.ts';
 import type { Report } from '../api/report.ts';
 import { Events } from './events.tsx';
 import { Findings, nextFail, type FindingsView } from './findings.tsx';
 import { Help } from './help.tsx';
+import { dispatch, KeyRouterContext, type KeyHandler, type KeyRouter } from './input.ts';
 import { bottomLine, PANES, type PaneName } from './keys.ts';
 import { Latency } from './latency.tsx';
 import { Overview } from './overview.tsx';
@@ -53,26 +54,30 @@ export function App({ conn, report, theme = themeFromEnv(), size }: AppProps) {
     void verdictCounts(conn).then(setCounts);
   }, [conn]);
 
-  useInput(
-    (input, key) => {
-      if (help) return setHelp(false);
-      if (input === 'q') return exit();
-      if (input === '?') return setHelp(true);
-      const i = PANES.findIndex((p) => p.name === pane);
-      if (key.tab) return setPane(PANES[(i + (key.shift ? PANES.length - 1 : 1)) % PANES.length]!.name);
-      if (/^[1-4]$/.test(input)) return setPane(PANES[Number(input) - 1]!.name);
-      if (pane === 'overview' && (input === 'e' || input === 'E')) {
-        // from the overview: the first (e) or last (E) FAIL, in the findings list
-        const j = nextFail(report.findings, input === 'e' ? -1 : 0, input === 'e' ? 1 : -1);
-        if (j >= 0) {
-          setFCursor(j);
-          setFView('list');
-          setPane('findings');
-        }
+  const router = useRef<KeyRouter>({ handlers: new Map() });
+  // the handler of the latest render, called by one listener subscribed once (see input.ts)
+  const onKey = useRef<KeyHandler>(() => {});
+  onKey.current = (input, key) => {
+    if (capture) return dispatch(router.current, pane, input, key);
+    if (help) return setHelp(false);
+    if (input === 'q') return exit();
+    if (input === '?') return setHelp(true);
+    const i = PANES.findIndex((p) => p.name === pane);
+    if (key.tab) return setPane(PANES[(i + (key.shift ? PANES.length - 1 : 1)) % PANES.length]!.name);
+    if (/^[1-4]$/.test(input)) return setPane(PANES[Number(input) - 1]!.name);
+    if (pane === 'overview' && (input === 'e' || input === 'E')) {
+      // from the overview: the first (e) or last (E) FAIL, in the findings list
+      const j = nextFail(report.findings, input === 'e' ? -1 : 0, input === 'e' ? 1 : -1);
+      if (j >= 0) {
+        setFCursor(j);
+        setFView('list');
+        setPane('findings');
       }
-    },
-    { isActive: !capture },
-  );
+      return;
+    }
+    dispatch(router.current, pane, input, key);
+  };
+  useInput(useCallback((input, key) => onKey.current(input, key), []));
 
   const width = cols;
   const height = Math.max(3, rows - 2);
@@ -85,6 +90,7 @@ export function App({ conn, report, theme = themeFromEnv(), size }: AppProps) {
       <Text wrap="truncate" bold color={accent(theme)}>
         {fit(`avpscope ${tabs}  ${fails} FAIL`, width)}
       </Text>
+      <KeyRouterContext.Provider value={{ router: router.current, pane }}>
       <Box height={height} flexDirection="column">
         {help ? <Help theme={theme} width={width} height={height} /> : null}
         {body === 'overview' ? <Overview report={report} counts={counts} theme={theme} width={width} height={height} active /> : null}
@@ -94,6 +100,7 @@ export function App({ conn, report, theme = themeFromEnv(), size }: AppProps) {
         {body === 'latency' ? <Latency conn={conn} theme={theme} width={width} height={height} active /> : null}
         {body === 'events' ? <Events conn={conn} theme={theme} width={width} height={height} active setCapture={setCapture} /> : null}
       </Box>
+      </KeyRouterContext.Provider>
       <Text wrap="truncate" inverse>
         {fit(help ? 'any key: back' : bottomLine(view), width)}
       </Text>

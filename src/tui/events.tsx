@@ -4,8 +4,9 @@
  * Filters and the search text reach DuckDB as bound parameters (src/api/explore.ts).
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { Box, Text, useInput } from 'ink';
-import { useCallback, useEffect, useState } from 'react';
+import { Box, Text, type Key } from 'ink';
+import { useKeys } from './input.ts';
+import { useEffect, useRef, useState } from 'react';
 import {
   countEvents, eventFacets, eventWindow, eventWindowQuery, searchEvent, searchQuery, showQuery,
   type EventFilter, type StoredEvent, type WindowAt,
@@ -47,73 +48,82 @@ function filterText(f: EventFilter): string {
   return `dev ${f.dev ?? 'all'}  kind ${f.kind ?? 'all'}  time ${range}`;
 }
 
+interface State {
+  filter: EventFilter;
+  rows: StoredEvent[];
+  at: WindowAt;
+  cursor: number;
+  prompt: { kind: 'search' | 'range'; text: string } | null;
+  search: string;
+  message: string;
+  detail: StoredEvent | null;
+  sql: boolean;
+}
+
 export function Events({ conn, theme, width, height, active, setCapture }: EventsProps) {
-  const [filter, setFilter] = useState<EventFilter>({});
-  const [rows, setRows] = useState<StoredEvent[]>([]);
-  const [at, setAt] = useState<WindowAt>('start');
-  const [cursor, setCursor] = useState(0);
+  // Keys are handled one after the other on the latest state, each waiting for the queries of the
+  // one before (a key typed while a window is read must not act on the old window).
+  const st = useRef<State>({ filter: {}, rows: [], at: 'start', cursor: 0, prompt: null, search: '', message: '', detail: null, sql: false });
+  const queue = useRef<Promise<void>>(Promise.resolve());
+  const [, setTick] = useState(0);
   const [count, setCount] = useState<number | null>(null);
   const [facets, setFacets] = useState<{ devs: string[]; kinds: string[] }>({ devs: [], kinds: [] });
-  const [prompt, setPrompt] = useState<{ kind: 'search' | 'range'; text: string } | null>(null);
-  const [search, setSearch] = useState('');
-  const [message, setMessage] = useState('');
-  const [detail, setDetail] = useState<StoredEvent | null>(null);
-  const [sql, setSql] = useState(false);
   const page = Math.max(1, height - 2);
+  const s = st.current;
+  const commit = (patch: Partial<State>) => {
+    Object.assign(st.current, patch);
+    setTick((t) => t + 1);
+  };
 
   useEffect(() => {
     void eventFacets(conn).then(setFacets);
   }, [conn]);
+  const filterKey = JSON.stringify(s.filter);
   useEffect(() => {
     setCount(null);
-    void countEvents(conn, filter).then(setCount);
-  }, [conn, filter]);
+    void countEvents(conn, st.current.filter).then(setCount);
+  }, [conn, filterKey]);
 
   /** Reads the window at `where` and puts the cursor on `pos` ('last': the last row). */
-  const load = useCallback(
-    async (where: WindowAt, pos: number | 'last') => {
-      const got = await eventWindow(conn, filter, where, page);
-      setAt(where);
-      setRows(got);
-      setCursor(pos === 'last' ? Math.max(0, got.length - 1) : Math.min(pos, Math.max(0, got.length - 1)));
-      return got;
-    },
-    [conn, filter, page],
-  );
+  const load = async (where: WindowAt, pos: number | 'last') => {
+    const got = await eventWindow(conn, st.current.filter, where, page);
+    commit({ at: where, rows: got, cursor: pos === 'last' ? Math.max(0, got.length - 1) : Math.min(pos, Math.max(0, got.length - 1)) });
+  };
+  const enqueue = (f: () => Promise<void>) => {
+    queue.current = queue.current.then(f).catch((e: unknown) => commit({ message: `error: ${(e as Error).message}` }));
+  };
   useEffect(() => {
-    void load(rows.length > 0 ? { from: rows[0]!.seq } : 'start', cursor);
-    // a new filter or height reads the window again; moves read their own
-  }, [filter, page]);
+    // a new filter or height reads the window again from where it was
+    enqueue(() => load(st.current.rows.length > 0 ? { from: st.current.rows[0]!.seq } : 'start', st.current.cursor));
+  }, [filterKey, page]);
+
+  const setFilter = (f: EventFilter) => commit({ filter: f });
 
   const go = async (dir: 'next' | 'prev') => {
-    if (search === '') return setMessage('no search yet: / to type one');
+    const { search, rows, cursor, filter } = st.current;
+    if (search === '') return commit({ message: 'no search yet: / to type one' });
     const from = rows[cursor]?.seq ?? (dir === 'next' ? -1 : Number.MAX_SAFE_INTEGER);
     const hit = await searchEvent(conn, filter, search, from, dir);
-    if (!hit) return setMessage(`"${search}": no ${dir === 'next' ? 'later' : 'earlier'} match`);
-    setMessage(`"${search}": event #${hit.seq}`);
+    if (!hit) return commit({ message: `"${search}": no ${dir === 'next' ? 'later' : 'earlier'} match` });
+    commit({ message: `"${search}": event #${hit.seq}` });
     await load({ from: hit.seq }, 0);
   };
 
-  const move = async (input: string, key: Parameters<Parameters<typeof useInput>[0]>[1]) => {
+  const move = async (input: string, key: Key) => {
+    const { rows, cursor, filter } = st.current;
     const first = rows[0];
     const last = rows.at(-1);
     if (input === 'j' || key.downArrow) {
-      if (cursor < rows.length - 1) setCursor(cursor + 1);
+      if (cursor < rows.length - 1) commit({ cursor: cursor + 1 });
       else if (first && rows.length === page) {
         const got = await eventWindow(conn, filter, { after: first.seq }, page);
-        if (got.at(-1)?.seq !== last?.seq) {
-          setRows(got);
-          setAt({ from: got[0]!.seq });
-        }
+        if (got.length === page) commit({ rows: got, at: { from: got[0]!.seq } });
       }
     } else if (input === 'k' || key.upArrow) {
-      if (cursor > 0) setCursor(cursor - 1);
+      if (cursor > 0) commit({ cursor: cursor - 1 });
       else if (first) {
         const got = await eventWindow(conn, filter, { before: first.seq }, 1);
-        if (got.length > 0) {
-          setRows([got[0]!, ...rows.slice(0, page - 1)]);
-          setAt({ from: got[0]!.seq });
-        }
+        if (got.length > 0) commit({ rows: [got[0]!, ...rows.slice(0, page - 1)], at: { from: got[0]!.seq } });
       }
     } else if (key.pageDown || input === ' ') {
       if (!last) return;
@@ -129,79 +139,71 @@ export function Events({ conn, theme, width, height, active, setCapture }: Event
     else if (input === 'G' || key.end) await load('end', 'last');
   };
 
-  useInput(
-    (input, key) => {
-      if (prompt) {
-        if (key.escape) {
-          setPrompt(null);
-          setCapture(false);
-        } else if (key.return) {
-          setPrompt(null);
-          setCapture(false);
-          if (prompt.kind === 'search') {
-            setSearch(prompt.text);
-            if (prompt.text !== '') {
-              // the first match from the current row on
-              void searchEvent(conn, filter, prompt.text, (rows[cursor]?.seq ?? 0) - 1, 'next').then((hit) => {
-                setMessage(hit ? `"${prompt.text}": event #${hit.seq}` : `"${prompt.text}": no match`);
-                if (hit) void load({ from: hit.seq }, 0);
-              });
-            }
-          } else {
-            const r = parseRange(prompt.text);
-            if (r === null) setMessage(`not a time range: "${prompt.text}" (seconds: 1.5-2.25, 3-, -0.5)`);
-            else {
-              const { fromNs: _f, toNs: _t, ...rest } = filter;
-              setFilter({ ...rest, ...r });
-              setMessage('');
-            }
-          }
-        } else if (key.backspace || key.delete) setPrompt({ ...prompt, text: prompt.text.slice(0, -1) });
-        else if (input && !key.ctrl && !key.meta) setPrompt({ ...prompt, text: prompt.text + input });
-        return;
-      }
-      if (sql) return setSql(false);
-      if (detail) {
-        if (key.escape || key.leftArrow || input === 'h' || key.return || key.backspace) setDetail(null);
-        return;
-      }
-      if (input === '/') {
-        setPrompt({ kind: 'search', text: '' });
-        setCapture(true);
-      } else if (input === 'r') {
-        setPrompt({ kind: 'range', text: '' });
-        setCapture(true);
-      } else if (input === 'n') void go('next');
-      else if (input === 'N') void go('prev');
-      else if (input === 'd') setFilter({ ...filter, dev: cycle(facets.devs, filter.dev) });
-      else if (input === 't') setFilter({ ...filter, kind: cycle(facets.kinds, filter.kind) });
-      else if (input === 'c') setFilter({});
-      else if (input === 's') setSql(true);
-      else if (key.return && rows[cursor]) setDetail(rows[cursor]!);
-      else void move(input, key);
-    },
-    { isActive: active },
-  );
+  const handle = async (input: string, key: Key) => {
+    const { prompt, filter, rows, cursor } = st.current;
+    if (prompt) {
+      if (key.escape) {
+        commit({ prompt: null });
+        setCapture(false);
+      } else if (key.return) {
+        commit({ prompt: null });
+        setCapture(false);
+        if (prompt.kind === 'search') {
+          commit({ search: prompt.text });
+          if (prompt.text === '') return;
+          // the first match from the current row on
+          const hit = await searchEvent(conn, filter, prompt.text, (rows[cursor]?.seq ?? 0) - 1, 'next');
+          commit({ message: hit ? `"${prompt.text}": event #${hit.seq}` : `"${prompt.text}": no match` });
+          if (hit) await load({ from: hit.seq }, 0);
+        } else {
+          const r = parseRange(prompt.text);
+          if (r === null) return commit({ message: `not a time range: "${prompt.text}" (seconds: 1.5-2.25, 3-, -0.5)` });
+          const { fromNs: _f, toNs: _t, ...rest } = filter;
+          commit({ filter: { ...rest, ...r }, message: '' });
+        }
+      } else if (key.backspace || key.delete) commit({ prompt: { ...prompt, text: prompt.text.slice(0, -1) } });
+      else if (input && !key.ctrl && !key.meta) commit({ prompt: { ...prompt, text: prompt.text + input } });
+      return;
+    }
+    if (st.current.sql) return commit({ sql: false });
+    if (st.current.detail) {
+      if (key.escape || key.leftArrow || input === 'h' || key.return || key.backspace) commit({ detail: null });
+      return;
+    }
+    if (input === '/' || input === 'r') {
+      commit({ prompt: { kind: input === '/' ? 'search' : 'range', text: '' } });
+      setCapture(true);
+    } else if (input === 'n') await go('next');
+    else if (input === 'N') await go('prev');
+    else if (input === 'd') setFilter({ ...filter, dev: cycle(facets.devs, filter.dev) });
+    else if (input === 't') setFilter({ ...filter, kind: cycle(facets.kinds, filter.kind) });
+    else if (input === 'c') setFilter({});
+    else if (input === 's') commit({ sql: true });
+    else if (key.return && rows[cursor]) commit({ detail: rows[cursor]! });
+    else await move(input, key);
+  };
 
-  if (sql) {
-    const qs = [eventWindowQuery(filter, at, page), ...(search ? [searchQuery(filter, search, rows[cursor]?.seq ?? 0, 'next')] : [])];
+  useKeys((input, key) => enqueue(() => handle(input, key)), { isActive: active });
+
+  if (s.sql) {
+    const qs = [eventWindowQuery(s.filter, s.at, page), ...(s.search ? [searchQuery(s.filter, s.search, s.rows[s.cursor]?.seq ?? 0, 'next')] : [])];
     return <SqlView sql={qs.map(showQuery).join(';\n\n') + ';'} theme={theme} width={width} height={height} />;
   }
-  if (detail) return <EventFields title={`event #${detail.seq} (Esc: back)`} events={[detail]} theme={theme} width={width} height={height} />;
-  const status = prompt
-    ? `${prompt.kind === 'search' ? '/' : 'time range (s): '}${prompt.text}█`
-    : `${filterText(filter)}  ${count === null ? '' : `${count} events`}${search ? `  search "${search}"` : ''}${message ? `  ${message}` : ''}`;
+  if (s.detail) return <EventFields title={`event #${s.detail.seq} (Esc: back)`} events={[s.detail]} theme={theme} width={width} height={height} />;
+  const status = s.prompt
+    ? `${s.prompt.kind === 'search' ? '/' : 'time range (s): '}${s.prompt.text}█`
+    : `${filterText(s.filter)}  ${count === null ? '' : `${count} events`}${s.search ? `  search "${s.search}"` : ''}${s.message ? `  ${s.message}` : ''}`;
   return (
     <Box flexDirection="column" height={height}>
-      <Text wrap="truncate" color={prompt ? undefined : accent(theme)} inverse={prompt !== null}>
+      <Text wrap="truncate" color={s.prompt ? undefined : accent(theme)} inverse={s.prompt !== null}>
         {fit(status, width)}
       </Text>
       <Text wrap="truncate" bold>
         {fit(`${'#'.padStart(8)} ${fit('time (s)', 12)} ${fit('device', 15)} ${fit('kind', 16)} ${fit('line', 6)} fields`, width)}
       </Text>
-      {rows.length === 0 ? <Text>{count === 0 ? 'No event matches the filter (c clears it).' : ''}</Text> : null}
-      {rows.map((e, i) => (
-        <Text key={e.seq} wrap="truncate" inverse={i === cursor} color={search && matches(e, search) ? verdictColor(theme, 'NOT-OBSERVED') : undefined}>
+      {s.rows.length === 0 ? <Text>{count === 0 ? 'No event matches the filter (c clears it).' : ''}</Text> : null}
+      {s.rows.map((e, i) => (
+        <Text key={e.seq} wrap="truncate" inverse={i === s.cursor} color={s.search && matches(e, s.search) ? verdictColor(theme, 'NOT-OBSERVED') : undefined}>
           {fit(`${String(e.seq).padStart(8)} ${fit(seconds(e.ts), 12)} ${fit(e.dev ?? '-', 15)} ${fit(e.kind, 16)} ${fit(String(e.line ?? '-'), 6)} ${JSON.stringify(e.fields)}`, width)}
         </Text>
       ))}

@@ -4,7 +4,8 @@
  * that `e` on the overview can land on a FAIL.
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { Box, Text, useInput } from 'ink';
+import { Box, Text } from 'ink';
+import { useKeys } from './input.ts';
 import { useEffect, useRef, useState } from 'react';
 import { evidenceContext, eventsAtLine, type EvidenceContext, type StoredEvent } from '../api/explore.ts';
 import type { ReportFinding } from '../api/report.ts';
@@ -41,7 +42,7 @@ export interface FindingsProps {
 export function Findings(p: FindingsProps) {
   const { findings, cursor, setCursor, view, setView, theme, width, height, active } = p;
   useListKeys(cursor, setCursor, findings.length, height - 1, active && view === 'list');
-  useInput(
+  useKeys(
     (input, key) => {
       if (input === 'e' || input === 'E') {
         const j = nextFail(findings, cursor, input === 'e' ? 1 : -1);
@@ -123,7 +124,7 @@ function Evidence(p: FindingsProps & { finding: ReportFinding }) {
   ];
   const rows = height - head.length - 1;
   const total = lines?.length ?? 0;
-  useInput(
+  useKeys(
     (input, key) => {
       if (key.escape || key.leftArrow || input === 'h' || key.backspace || key.delete) {
         setView('list');
@@ -142,7 +143,7 @@ function Evidence(p: FindingsProps & { finding: ReportFinding }) {
     },
     { isActive: active && view === 'evidence' },
   );
-  useInput(
+  useKeys(
     (input, key) => {
       if (key.escape || key.leftArrow || input === 'h' || key.backspace || key.delete || key.return) setView('evidence');
     },

@@ -4,7 +4,8 @@
  * slice of the run); the audio view marks underruns (U) and overruns (O) under the time axis.
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { Box, Text, useInput } from 'ink';
+import { Box, Text } from 'ink';
+import { useKeys } from './input.ts';
 import { useEffect, useRef, useState } from 'react';
 import {
   LATENCY_SOURCES, latencyGroups, latencyGroupsQuery, latencyHistogram, latencyHistogramQuery, latencyOverTime, latencyOverTimeQuery,
@@ -77,7 +78,7 @@ export function Latency({ conn, theme, width, height, active }: LatencyProps) {
   }, [conn, domain, g?.vm, g?.dev, g?.op, spark]);
   const tableRows = Math.max(3, height - 13);
   useListKeys(cursor, setCursor, groups?.length ?? 0, tableRows, active && !sql);
-  useInput(
+  useKeys(
     (input, key) => {
       if (sql) {
         setSql(false);
@@ -110,15 +111,17 @@ export function Latency({ conn, theme, width, height, active }: LatencyProps) {
       </Box>
     );
   }
-  const col = (s: string) => right(s, 9);
+  const multiVm = new Set(groups.map((r) => r.vm)).size > 1;
+  const opW = Math.min(24, Math.max(2, ...groups.map((r) => r.op.length)));
+  const wide = width >= 90;
+  const col = (s: string) => right(s, 8);
+  const row = (vm: string, dev: string, op: string, n: string, q: string[]) =>
+    `${multiVm ? fit(vm, 10) + ' ' : ''}${fit(dev, 15)} ${fit(op, opW)} ${right(n, 6)} ${q.filter((_, i) => wide || i !== 1).map(col).join(' ')}`;
   const lines: { text: string; inverse?: boolean; color?: string }[] = [];
-  lines.push({ text: `${fit('vm', 14)} ${fit('device', 15)} ${fit('op', 22)} ${right('n', 6)} ${col('p50')} ${col('p90')} ${col('p99')} ${col('max')}` });
+  lines.push({ text: row('vm', 'device', 'op', 'n', ['p50', 'p90', 'p99', 'max']) });
   for (let i = top; i < Math.min(groups.length, top + tableRows); i++) {
     const r = groups[i]!;
-    lines.push({
-      text: `${fit(r.vm, 14)} ${fit(r.dev, 15)} ${fit(r.op, 22)} ${right(String(r.n), 6)} ${col(duration(r.p50_ns))} ${col(duration(r.p90_ns))} ${col(duration(r.p99_ns))} ${col(duration(r.max_ns))}`,
-      inverse: i === cursor,
-    });
+    lines.push({ text: row(r.vm, r.dev, r.op, String(r.n), [r.p50_ns, r.p90_ns, r.p99_ns, r.max_ns].map(duration)), inverse: i === cursor });
   }
   while (lines.length < tableRows + 1) lines.push({ text: '' });
   if (g && detail) {

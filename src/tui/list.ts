@@ -1,5 +1,6 @@
 /** The movement keys every list shares: j/k and the arrows, PgUp/PgDn, g/G. */
-import { useInput, type Key } from 'ink';
+import type { Key } from 'ink';
+import { useKeys } from './input.ts';
 
 /** The cursor after a movement key, or null when the key is not one. */
 export function moveCursor(input: string, key: Key, cursor: number, total: number, page: number): number | null {
@@ -14,7 +15,7 @@ export function moveCursor(input: string, key: Key, cursor: number, total: numbe
 }
 
 export function useListKeys(cursor: number, setCursor: (c: number) => void, total: number, page: number, isActive: boolean): void {
-  useInput(
+  useKeys(
     (input, key) => {
       const c = moveCursor(input, key, cursor, total, page);
       if (c !== null && c !== cursor) setCursor(c);
