@@ -6,7 +6,7 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { Box, Text, type Key } from 'ink';
 import { useKeys } from './input.ts';
-import { useEffect, useRef, useState } from 'react';
+import { useEffect, useMemo, useRef, useState } from 'react';
 import {
   countEvents, eventFacets, eventWindow, eventWindowQuery, searchEvent, searchQuery, showQuery,
   type EventFilter, type StoredEvent, type WindowAt,
@@ -67,7 +67,8 @@ export function Events({ conn, theme, width, height, active, setCapture }: Event
   const queue = useRef<Promise<void>>(Promise.resolve());
   const [, setTick] = useState(0);
   const [count, setCount] = useState<number | null>(null);
-  const [facets, setFacets] = useState<{ devs: string[]; kinds: string[] }>({ devs: [], kinds: [] });
+  // what the d and t filters cycle through, read once
+  const facets = useMemo(() => eventFacets(conn), [conn]);
   const page = Math.max(1, height - 2);
   const s = st.current;
   const commit = (patch: Partial<State>) => {
@@ -75,9 +76,6 @@ export function Events({ conn, theme, width, height, active, setCapture }: Event
     setTick((t) => t + 1);
   };
 
-  useEffect(() => {
-    void eventFacets(conn).then(setFacets);
-  }, [conn]);
   const filterKey = JSON.stringify(s.filter);
   useEffect(() => {
     setCount(null);
@@ -175,8 +173,8 @@ export function Events({ conn, theme, width, height, active, setCapture }: Event
       setCapture(true);
     } else if (input === 'n') await go('next');
     else if (input === 'N') await go('prev');
-    else if (input === 'd') setFilter({ ...filter, dev: cycle(facets.devs, filter.dev) });
-    else if (input === 't') setFilter({ ...filter, kind: cycle(facets.kinds, filter.kind) });
+    else if (input === 'd') setFilter({ ...filter, dev: cycle((await facets).devs, filter.dev) });
+    else if (input === 't') setFilter({ ...filter, kind: cycle((await facets).kinds, filter.kind) });
     else if (input === 'c') setFilter({});
     else if (input === 's') commit({ sql: true });
     else if (key.return && rows[cursor]) commit({ detail: rows[cursor]! });
