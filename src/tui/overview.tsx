@@ -9,7 +9,8 @@ import { accent, verdictColor, type Theme } from './theme.ts';
 
 export interface OverviewProps {
   report: Report;
-  counts: { target: string; verdict: string; n: number }[];
+  /** null while they are read */
+  counts: { target: string; verdict: string; n: number }[] | null;
   theme: Theme;
   width: number;
   height: number;
@@ -29,8 +30,8 @@ export function overviewLines(r: Report, counts: OverviewProps['counts'], t: The
   const out: Line[] = [];
   for (const s of r.sources) out.push({ text: `trace ${s.file}: ${s.format} (${s.view} view), VM ${s.vm}, ${s.lines} lines, ${s.events} events` });
   const fails = r.findings.filter((f) => f.verdict === 'FAIL');
-  out.push({ text: `Verdicts: ${countsText(counts)}`, bold: true, color: fails.length > 0 ? verdictColor(t, 'FAIL') : verdictColor(t, 'PASS') });
-  for (const target of [...new Set(counts.map((c) => c.target))]) out.push({ text: `  ${target.padEnd(9)} ${countsText(counts.filter((c) => c.target === target))}` });
+  out.push({ text: `Verdicts: ${counts === null ? 'reading…' : countsText(counts)}`, bold: true, color: fails.length > 0 ? verdictColor(t, 'FAIL') : verdictColor(t, 'PASS') });
+  for (const target of [...new Set((counts ?? []).map((c) => c.target))]) out.push({ text: `  ${target.padEnd(9)} ${countsText(counts!.filter((c) => c.target === target))}` });
   if (fails.length > 0) out.push({ text: `  e: jump to the first FAIL (${fails[0]!.rule}), then Enter: its evidence`, color: accent(t) });
   for (const vm of [...new Set([...r.sources.map((s) => s.vm), ...r.devices.map((d) => d.vm)])]) {
     out.push({ text: '' }, { text: `VM ${vm}`, bold: true });
