@@ -41,7 +41,7 @@ function writableDir(path: string): boolean {
   }
 }
 
-async function isDatabase(file: string): Promise<boolean> {
+export async function isDatabase(file: string): Promise<boolean> {
   try {
     if (statSync(file).isDirectory()) return false;
   } catch {

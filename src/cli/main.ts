@@ -11,6 +11,7 @@ import { registerAlign } from './align.ts';
 import { registerCheck } from './check.ts';
 import { registerConvert } from './convert.ts';
 import { registerExplore } from './explore.ts';
+import { registerReport } from './report.ts';
 import { registerGate } from './gate.ts';
 import { registerIngest } from './ingest.ts';
 import { registerPerf } from './perf/index.ts';
@@ -59,6 +60,7 @@ export function buildProgram(): Command {
   registerAlign(program);
   registerGate(program);
   registerExplore(program);
+  registerReport(program);
   return program;
 }
 
