@@ -1,9 +1,6 @@
 import type { Command } from 'commander';
-import { render } from 'ink';
-import { createElement } from 'react';
 import { loadReport } from '../api/report.ts';
 import { InputError } from '../ingest/errors.ts';
-import { App } from '../tui/app.tsx';
 import { inputOptions, withInputs } from './main.ts';
 
 export function registerExplore(program: Command): void {
@@ -17,6 +14,8 @@ export function registerExplore(program: Command): void {
       // ink reads keys in raw mode, which a pipe cannot give
       if (!process.stdin.isTTY || !process.stdout.isTTY) throw new InputError('explore needs a terminal on stdin and stdout; for a pipe use check, perf or report');
       const report = await loadReport(store.conn);
+      // ink and React load only for this command
+      const [{ render }, { createElement }, { App }] = await Promise.all([import('ink'), import('react'), import('../tui/app.tsx')]);
       // the alternate screen: the shell's screen comes back as it was on quit
       process.stdout.write('\x1b[?1049h\x1b[H');
       try {

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { writeReport } from '../report/index.ts';
 import { inputOptions } from './main.ts';
 
 export function registerReport(program: Command): void {
@@ -12,6 +11,8 @@ export function registerReport(program: Command): void {
     .requiredOption('-o, --out <file>', 'the HTML file to write (replaced only when complete)')
     .option('--png <dir>', 'also write each chart as a PNG into this directory (needs chromium)')
     .action(async (inputs: string[], o) => {
+      // vega and the browser driver load only for this command
+      const { writeReport } = await import('../report/index.ts');
       const w = await writeReport({
         inputs,
         out: o.out,

@@ -78,7 +78,9 @@ const CONFIG = {
 export async function drawChart(chart: Chart, data: Map<string, DataRow[]>, oneRun: boolean): Promise<string> {
   const spec = bind({ ...chart.spec, data: { name: chart.data } }, data, oneRun) as Record<string, unknown>;
   const vl = { $schema: 'https://vega.github.io/schema/vega-lite/v6.json', ...spec, config: { ...CONFIG, ...((spec.config as object) ?? {}) } } as TopLevelSpec;
-  const view = new vega.View(vega.parse(compile(vl).spec), { renderer: 'none' });
+  // vega's warnings are about a spec's style (e.g. merged sort orders), not the run: errors still throw
+  const quiet = vega.logger(vega.None);
+  const view = new vega.View(vega.parse(compile(vl, { logger: quiet }).spec), { renderer: 'none', logger: quiet });
   try {
     return await view.toSVG();
   } finally {

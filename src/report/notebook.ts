@@ -58,6 +58,7 @@ export function parseNotebook(file: string, text: string): Notebook {
       else prose.push(l);
       continue;
     }
+    // 1-based line of the opening fence: where errors point
     const start = i + 1;
     const body: string[] = [];
     for (i++; i < lines.length && !/^```\s*$/.test(lines[i]!); i++) body.push(lines[i]!);
