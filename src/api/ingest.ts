@@ -29,6 +29,13 @@ export interface IngestOptions {
   assumeDriver?: AssumedDriver;
   /** bad input counters of severity error/data-loss make the ingest fail */
   strict?: boolean;
+  /** told the stage and the events replayed so far, after every batch */
+  onProgress?: (p: IngestProgress) => void;
+}
+
+export interface IngestProgress {
+  stage: 'reading traces' | 'judging' | 'writing the store';
+  events: number;
 }
 
 export interface Ingested {
@@ -112,6 +119,7 @@ export async function ingest(opts: IngestOptions): Promise<Ingested> {
       format: opts.format,
       onEvents: async (batch) => {
         for (const e of batch) events.add(eventLine(e, seq++));
+        opts.onProgress?.({ stage: 'reading traces', events: seq });
         await events.flushSome();
       },
       onSpan: addSpan,
@@ -128,6 +136,7 @@ export async function ingest(opts: IngestOptions): Promise<Ingested> {
         );
       }
     }
+    opts.onProgress?.({ stage: 'judging', events: seq });
     const findings = runChecks(r.platform, { assumeDriver: opts.assumeDriver });
     await attachRawLines(findings.flatMap((f) => f.evidence));
 
@@ -162,6 +171,7 @@ export async function ingest(opts: IngestOptions): Promise<Ingested> {
       })),
     );
     for (const v of viewDefinitions()) await store.conn.run(v);
+    opts.onProgress?.({ stage: 'writing the store', events: seq });
     return { store: await store.commit(), run: r };
   } catch (e) {
     store.abort();

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { inputOptions } from './main.ts';
+import { progressDisplay } from './progress.ts';
 
 export function registerReport(program: Command): void {
   inputOptions(
@@ -13,6 +14,7 @@ export function registerReport(program: Command): void {
     .action(async (inputs: string[], o) => {
       // vega and the browser driver load only for this command
       const { writeReport } = await import('../report/index.ts');
+      const progress = progressDisplay(inputs);
       const w = await writeReport({
         inputs,
         out: o.out,
@@ -22,7 +24,8 @@ export function registerReport(program: Command): void {
         format: o.inputFormat,
         strict: o.strict,
         assumeDriver: o.assumeDriver,
-      });
+        onProgress: progress?.update,
+      }).finally(() => progress?.done());
       const empty = w.notebooks.filter((n) => !n.hasData).map((n) => n.id);
       process.stdout.write(
         `${w.out}: ${w.runs.length} run(s) (${w.runs.join(', ')}), ${w.charts} charts${empty.length > 0 ? `; no data for notebook(s) ${empty.join(', ')}` : ''}\n` +
