@@ -42,14 +42,14 @@ export function progressDisplay(files: string[], out: ProgressSink = process.std
   const start = Date.now();
   const before = bytesRead.n;
   // a run with a guest trace reads all its files once before the replay, to measure the clocks:
-  // by the replay's first batch that pass has read them all, and does not count
+  // by the replay's first batch more than the total has been read then, and that pass does not count
   let base: number | undefined;
   let last = 0;
   let shown = false;
   return {
     update(p) {
       const now = Date.now();
-      base ??= before + (bytesRead.n - before >= total ? total : 0);
+      base ??= before + (bytesRead.n - before > total ? total : 0);
       if (now - last < EVERY_MS && p.stage === 'reading traces') return;
       last = now;
       shown = true;
