@@ -222,7 +222,7 @@ describe('latency', () => {
     expect(f).toMatch(/0x55b9d8333cf0\s+discard_or_write_zeroes\s+1\s+64\.0 µs/);
     expect(f).toMatch(/write\s+257\s/);
     await press(t.stdin, 'G');
-    const w = await until(t.lastFrame, (x) => x.includes('write of 0x55b9d8333cf0: histogram'), 'write histogram');
+    const w = await until(t.lastFrame, (x) => x.includes('write of 0x55b9d8333cf0: how many took at least'), 'write histogram');
     // 257 writes spread over the bins, and a sparkline of them
     expect(w).toMatch(/█/);
     expect(w).toMatch(/[▁▂▃▄▅▆▇█]{5}/);

@@ -100,6 +100,13 @@ async function evidenceLines(conn: DuckDBConnection, f: ReportFinding, radius: n
   return out;
 }
 
+/** The selected line in full, on two rows. */
+function selectedWhole(l: EvLine | undefined, width: number): string[] {
+  if (!l || l.line === null) return ['', ''];
+  const t = `${l.line}: ${l.text}`;
+  return [t.slice(0, width), t.length > width ? t.slice(width, 2 * width) : ''];
+}
+
 function Evidence(p: FindingsProps & { finding: ReportFinding }) {
   const { conn, finding: f, view, setView, theme, width, height, active } = p;
   const [lines, setLines] = useState<EvLine[] | null>(null);
@@ -122,7 +129,8 @@ function Evidence(p: FindingsProps & { finding: ReportFinding }) {
     { text: `${f.dev === null ? `VM ${f.vm}` : `${f.dev_type ?? '?'} ${f.dev} (VM ${f.vm})`}  ${f.spec} ${f.source_ref}` },
     { text: f.message },
   ];
-  const rows = height - head.length - 1;
+  // the last two rows show the selected line whole: a trace line is often wider than the terminal
+  const rows = height - head.length - 3;
   const total = lines?.length ?? 0;
   useKeys(
     (input, key) => {
@@ -168,6 +176,12 @@ function Evidence(p: FindingsProps & { finding: ReportFinding }) {
       {(lines ?? []).slice(top, top + rows).map((l, i) => (
         <Text key={top + i} wrap="truncate" inverse={top + i === cursor} bold={l.cited} color={l.cited ? verdictColor(theme, f.verdict) : undefined}>
           {fit(l.header ? l.text : `${l.cited ? '>' : ' '}${String(l.line).padStart(7)}  ${l.text}`, width)}
+        </Text>
+      ))}
+      <Box flexGrow={1} />
+      {selectedWhole(lines?.[cursor], width).map((t, i) => (
+        <Text key={`w${i}`} wrap="truncate" color={accent(theme)}>
+          {fit(t, width)}
         </Text>
       ))}
     </Box>

@@ -125,7 +125,7 @@ export function Latency({ conn, theme, width, height, active }: LatencyProps) {
   }
   while (lines.length < tableRows + 1) lines.push({ text: '' });
   if (g && detail) {
-    lines.push({ text: `${g.op} of ${g.dev}: histogram (log-spaced bins, from)`, color: accent(theme) });
+    lines.push({ text: `${g.op} of ${g.dev}: how many took at least (log-spaced bins)`, color: accent(theme) });
     const max = Math.max(...detail.hist.map((h) => h.n));
     for (const h of detail.hist) lines.push({ text: `${right(duration(h.lo_ns), 10)} ${right(String(h.n), 6)} ${bar(h.n, max, width - 20)}` });
     for (let i = detail.hist.length; i < BINS; i++) lines.push({ text: '' });

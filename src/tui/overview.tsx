@@ -35,7 +35,7 @@ export function overviewLines(r: Report, counts: OverviewProps['counts'], t: The
   if (fails.length > 0) out.push({ text: `  e: jump to the first FAIL (${fails[0]!.rule}), then Enter: its evidence`, color: accent(t) });
   for (const vm of [...new Set([...r.sources.map((s) => s.vm), ...r.devices.map((d) => d.vm)])]) {
     out.push({ text: '' }, { text: `VM ${vm}`, bold: true });
-    out.push({ text: `  ${fit('device', 15)} ${fit('type', 8)} ${fit('known', 9)} ${fit('transport', 9)} ${fit('events', 6)} verdicts` });
+    out.push({ text: `  ${fit('device', 15)} ${fit('type', 8)} ${fit('how known', 9)} ${fit('transport', 9)} ${fit('events', 6)} verdicts` });
     for (const d of r.devices.filter((x) => x.vm === vm)) {
       const mine = r.findings.filter((f) => f.vm === vm && f.dev === d.dev);
       const transport = d.transport === null ? '-' : d.transport + (d.mmio_version !== null ? ` v${d.mmio_version}` : '');
