@@ -52,7 +52,7 @@ pre{background:#f8f9f9;border:1px solid #e5e8e8;padding:.5em;overflow-x:auto;whi
 .finding .msg{margin:.2em 0}.ev{margin:.2em 0 .2em 1em}.nodata{color:#566573;font-style:italic}
 figure{margin:1em 0}figure svg{max-width:100%;height:auto}figcaption{font-size:12px;color:#566573}
 .counts span{display:inline-block;margin-right:.6em;padding:1px 6px;border-radius:3px}
-nav a{margin-right:1em}
+nav p{margin:.3em 0}nav a{margin-right:.3em}nav small{color:#566573;margin-right:1em}
 `;
 
 function counts(r: Report): string {
@@ -144,7 +144,10 @@ export function reportPage(p: PageInput): string {
 <body>
 <h1>${esc(title)}</h1>
 <p><small>${esc(p.tool)}, ${esc(p.created)}. Verdicts against AVPS 2.0 and VIRTIO 1.3; charts from the notebooks in <code>notebooks/</code>.</small></p>
-<nav>${p.runs.map((r, i) => `<a href="#run-${i}">${esc(r.name)}</a>`).join('')}${p.notebooks.map((d) => `<a href="#nb-${esc(d.notebook.id)}">${esc(d.notebook.title)}</a>`).join('')}</nav>
+<nav><p>Run${p.runs.length > 1 ? 's' : ''}: ${p.runs.map((r, i) => `<a href="#run-${i}">${esc(r.name)}</a>`).join('')}</p>
+<p>Notebooks: ${p.notebooks
+  .map((d) => `<a href="#nb-${esc(d.notebook.id)}">${esc(d.notebook.title)}</a>${d.hasData ? '' : ' <small>(no data)</small>'}`)
+  .join(' ')}</p></nav>
 ${p.runs.map((r, i) => summary(r, i) + matrix(r, i) + findings(r, i)).join('\n')}
 ${p.notebooks.map((d) => notebook(d, p.runs)).join('\n')}
 </body></html>
