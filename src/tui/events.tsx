@@ -181,7 +181,18 @@ export function Events({ conn, theme, width, height, active, setCapture }: Event
     else await move(input, key);
   };
 
-  useKeys((input, key) => enqueue(() => handle(input, key)), { isActive: active });
+  useKeys(
+    (input, key) => {
+      // a prompt opens only when its key's turn comes in the queue, but the keys typed after it are
+      // its text from now on: claim them at once, and settle when the queue gets there
+      if (input === '/' || input === 'r') setCapture(true);
+      enqueue(async () => {
+        await handle(input, key);
+        setCapture(st.current.prompt !== null);
+      });
+    },
+    { isActive: active },
+  );
 
   if (s.sql) {
     const qs = [eventWindowQuery(s.filter, s.at, page), ...(s.search ? [searchQuery(s.filter, s.search, s.rows[s.cursor]?.seq ?? 0, 'next')] : [])];

@@ -11,7 +11,7 @@ import { evidenceContext, eventsAtLine, type EvidenceContext, type StoredEvent }
 import type { ReportFinding } from '../api/report.ts';
 import { EventFields } from './event-fields.tsx';
 import { moveCursor, useListKeys } from './list.ts';
-import { fit, windowStart } from './text.ts';
+import { fit, windowStart, wrap } from './text.ts';
 import { accent, verdictColor, type Theme } from './theme.ts';
 
 export type FindingsView = 'list' | 'evidence' | 'event';
@@ -102,9 +102,7 @@ async function evidenceLines(conn: DuckDBConnection, f: ReportFinding, radius: n
 
 /** The selected line in full, on two rows. */
 function selectedWhole(l: EvLine | undefined, width: number): string[] {
-  if (!l || l.line === null) return ['', ''];
-  const t = `${l.line}: ${l.text}`;
-  return [t.slice(0, width), t.length > width ? t.slice(width, 2 * width) : ''];
+  return wrap(l && l.line !== null ? `${l.line}: ${l.text}` : '', width, 2);
 }
 
 function Evidence(p: FindingsProps & { finding: ReportFinding }) {
@@ -127,7 +125,7 @@ function Evidence(p: FindingsProps & { finding: ReportFinding }) {
   const head = [
     { text: `${f.verdict} ${f.level} ${f.rule}: ${f.title}`, color: verdictColor(theme, f.verdict), bold: true },
     { text: `${f.dev === null ? `VM ${f.vm}` : `${f.dev_type ?? '?'} ${f.dev} (VM ${f.vm})`}  ${f.spec} ${f.source_ref}` },
-    { text: f.message },
+    ...wrap(f.message, width, 2).map((text) => ({ text })),
   ];
   // the last two rows show the selected line whole: a trace line is often wider than the terminal
   const rows = height - head.length - 3;

@@ -34,3 +34,25 @@ export function windowStart(cursor: number, offset: number, height: number, tota
   if (cursor >= o + height) o = cursor - height + 1;
   return Math.max(0, Math.min(o, Math.max(0, total - height)));
 }
+
+/** `s` on at most `rows` lines of `width`, broken at spaces where it can be; the last line may be cut (…). */
+export function wrap(s: string, width: number, rows: number): string[] {
+  const out: string[] = [];
+  let rest = s;
+  while (rest.length > 0 && out.length < rows) {
+    if (rest.length <= width) {
+      out.push(rest);
+      break;
+    }
+    if (out.length === rows - 1) {
+      out.push(fit(rest, width));
+      break;
+    }
+    const space = rest.lastIndexOf(' ', width);
+    const cut = space > width / 2 ? space : width;
+    out.push(rest.slice(0, cut));
+    rest = rest.slice(cut).trimStart();
+  }
+  while (out.length < rows) out.push('');
+  return out;
+}
