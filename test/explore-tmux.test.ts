@@ -3,7 +3,7 @@
  * open it, jump to a FAIL, open its evidence, quit. tmux comes from Debian's package (.ci/run
  * installs it); without it this test fails, it is never skipped.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { MICROVM_LEGACY, tempDir } from './helpers.ts';
@@ -60,4 +60,10 @@ it('avpscope explore under tmux: open a real trace, e jumps to a FAIL, Enter ope
   expect(after).toContain('exit=0');
   // the alternate screen is left: the explorer's frame is gone from the shell's screen
   expect(after).not.toContain('[2 Findings]');
+});
+
+it('explore without a terminal is a clear error (exit 2), not a crash', () => {
+  const r = spawnSync(process.execPath, [join(ROOT, 'bin', 'avpscope.js'), 'explore', MICROVM_LEGACY, '--no-db'], { encoding: 'utf8', cwd: tempDir() });
+  expect(r.status).toBe(2);
+  expect(r.stderr).toBe('avpscope: explore needs a terminal on stdin and stdout; for a pipe use check, perf or report\n');
 });

@@ -105,6 +105,24 @@ describe('overview', () => {
   });
 });
 
+describe('verdicts the explorer does not know yet', () => {
+  it('counts and lists them as they are (issue 7 adds DECLARED and NOT-APPLICABLE, a target column may follow)', async () => {
+    const run = await open([MICROVM_LEGACY]);
+    try {
+      await run.store.conn.run("UPDATE findings SET verdict = 'DECLARED' WHERE rule = 'AVPS-v2.0-4'");
+      await run.store.conn.run("UPDATE findings SET verdict = 'SOMETHING-NEW' WHERE rule = 'AVPS-v2.0-5'");
+      run.report = await loadReport(run.store.conn);
+      const t = await started(run, { cols: 120, rows: 30 });
+      const f = await until(t.lastFrame, (x) => x.includes('DECLARED'), 'the new verdicts');
+      expect(f).toContain('Verdicts: 4 FAIL, 4 NOT-OBSERVED, 1 DECLARED, 35 PASS, 1 SOMETHING-NEW');
+      expect(f).toMatch(/0x55b9d8333cf0\s+blk\s+seen\s+mmio v1\s+\d+\s+1 FAIL 1 N-O 1 DECLARED 9 PASS 1 SOMETHING-NEW/);
+      t.unmount();
+    } finally {
+      run.store.close();
+    }
+  });
+});
+
 describe('findings and evidence', () => {
   it("reaches a FAIL's evidence from the overview in two keys (e, Enter), the cited line marked", async () => {
     const t = await started(legacy, { cols: 120, rows: 30 });
@@ -291,7 +309,7 @@ describe('events', () => {
     await press(t.stdin, '4');
     await until(t.lastFrame, (x) => x.includes('4482 events'), 'events');
     await press(t.stdin, '/', ...'vq.pop', KEY.enter);
-    const first = (await eventWindow(legacy.store.conn, { kind: 'vq.pop' }, 'start', 2)).map((e) => e.seq);
+    const first = (await eventWindow(legacy.store.conn, { kind: 'vq.pop' }, 'start', 2)).events.map((e) => e.seq);
     await until(t.lastFrame, (x) => x.includes(`"vq.pop": event #${first[0]}`), 'first match');
     await press(t.stdin, 'n');
     await until(t.lastFrame, (x) => x.includes(`"vq.pop": event #${first[1]}`), 'next match');
@@ -323,10 +341,10 @@ describe('events', () => {
 
   it('binds every filter value: a quote in a device name is data, not SQL', async () => {
     const evil = "x' OR '1'='1";
-    const q = eventWindowQuery({ dev: evil, kind: evil }, 'start', 10);
+    const q = eventWindowQuery({ dev: evil, kind: evil }, { dir: 'next', seq: -1 }, 10, 100);
     expect(q.sql).not.toContain(evil);
     expect(Object.values(q.params)).toContain(evil);
-    expect(searchQuery({}, evil, 0, 'next').sql).not.toContain(evil);
-    expect(await eventWindow(legacy.store.conn, { dev: evil }, 'start', 10)).toEqual([]);
+    expect(searchQuery({}, evil, { dir: 'next', seq: 0 }, 100).sql).not.toContain(evil);
+    expect((await eventWindow(legacy.store.conn, { dev: evil }, 'start', 10)).events).toEqual([]);
   });
 });

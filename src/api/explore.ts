@@ -131,8 +131,10 @@ export async function eventsAtLine(conn: DuckDBConnection, file: string, line: n
 }
 
 // ---------------------------------------------------------------------------------------------
-// The event browser: keyset windows over events (seq), so a window costs the same at the end of
-// ten million rows as at the start.
+// The event browser: keyset windows over events (seq), each read within a range of seq that grows
+// until it holds enough rows. DuckDB skips the row groups outside the range (events are stored in
+// seq order), so a window costs the same at the end of ten million rows as at the start, instead
+// of a top-N over every row after the position.
 
 export interface EventFilter {
   dev?: string;
@@ -166,38 +168,89 @@ function where(f: EventFilter): { clause: string; params: Record<string, string 
 
 export type WindowAt = { after: number } | { before: number } | { from: number } | 'start' | 'end';
 
-/** `limit` events of the filter from a position: after/before a seq, from a seq on, the first or the last ones. */
-export function eventWindowQuery(f: EventFilter, at: WindowAt, limit: number): BoundQuery {
-  const w = where(f);
-  const params = { ...w.params, limit };
-  if (at === 'start') return { sql: `SELECT ${EVENT_COLUMNS} FROM events WHERE ${w.clause} ORDER BY seq LIMIT $limit`, params };
-  if (at === 'end') return { sql: `SELECT * FROM (SELECT ${EVENT_COLUMNS} FROM events WHERE ${w.clause} ORDER BY seq DESC LIMIT $limit) ORDER BY seq`, params };
-  if ('before' in at) {
-    return { sql: `SELECT * FROM (SELECT ${EVENT_COLUMNS} FROM events WHERE ${w.clause} AND seq < $seq ORDER BY seq DESC LIMIT $limit) ORDER BY seq`, params: { ...params, seq: at.before } };
-  }
-  const op = 'after' in at ? '>' : '>=';
-  return { sql: `SELECT ${EVENT_COLUMNS} FROM events WHERE ${w.clause} AND seq ${op} $seq ORDER BY seq LIMIT $limit`, params: { ...params, seq: 'after' in at ? at.after : at.from } };
+/** The first range tried holds this many seqs per row wanted; each retry 16 times more. */
+const FIRST_SPAN = 4;
+const GROWTH = 16;
+
+/** Forwards from a seq (exclusive) or backwards to one (exclusive), within `span` seqs of it. */
+export type Scan = { dir: 'next' | 'prev'; seq: number };
+
+function scanOf(at: WindowAt, maxSeq: number): Scan {
+  if (at === 'start') return { dir: 'next', seq: -1 };
+  if (at === 'end') return { dir: 'prev', seq: maxSeq + 1 };
+  if ('before' in at) return { dir: 'prev', seq: at.before };
+  if ('after' in at) return { dir: 'next', seq: at.after };
+  return { dir: 'next', seq: at.from - 1 };
 }
 
-export async function eventWindow(conn: DuckDBConnection, f: EventFilter, at: WindowAt, limit: number): Promise<StoredEvent[]> {
-  return (await run(conn, eventWindowQuery(f, at, limit))).map(toEvent);
+function rangeClause(s: Scan): string {
+  return s.dir === 'next' ? 'seq > $seq AND seq <= $seq + $span' : 'seq < $seq AND seq >= $seq - $span';
+}
+
+/** `limit` events of the filter from a position, looking `span` seqs away from it. */
+export function eventWindowQuery(f: EventFilter, s: Scan, limit: number, span: number): BoundQuery {
+  const w = where(f);
+  const params = { ...w.params, seq: s.seq, span, limit };
+  const body = `SELECT ${EVENT_COLUMNS} FROM events WHERE ${w.clause} AND ${rangeClause(s)}`;
+  return s.dir === 'next'
+    ? { sql: `${body} ORDER BY seq LIMIT $limit`, params }
+    : { sql: `SELECT * FROM (${body} ORDER BY seq DESC LIMIT $limit) ORDER BY seq`, params };
+}
+
+const maxSeqs = new WeakMap<DuckDBConnection, number>();
+
+async function maxSeq(conn: DuckDBConnection): Promise<number> {
+  let m = maxSeqs.get(conn);
+  if (m === undefined) {
+    m = ((await queryRows(conn, 'SELECT coalesce(max(seq), -1) AS m FROM events'))[0]!.m as number) ?? -1;
+    maxSeqs.set(conn, m);
+  }
+  return m;
+}
+
+/** Runs `query(span)` with growing spans until `enough` says so or the range covers every seq. */
+async function widening(conn: DuckDBConnection, s: Scan, first: number, query: (span: number) => BoundQuery, enough: (rows: Row[]) => boolean, last: (q: BoundQuery) => void): Promise<Row[]> {
+  const top = await maxSeq(conn);
+  for (let span = Math.max(64, first); ; span *= GROWTH) {
+    const q = query(span);
+    const rows = await run(conn, q);
+    const covered = s.dir === 'next' ? s.seq + span >= top : s.seq - span <= 0;
+    if (enough(rows) || covered) {
+      last(q);
+      return rows;
+    }
+  }
+}
+
+export interface EventWindow {
+  events: StoredEvent[];
+  /** the query that read them, as it last ran */
+  query: BoundQuery;
+}
+
+export async function eventWindow(conn: DuckDBConnection, f: EventFilter, at: WindowAt, limit: number): Promise<EventWindow> {
+  const s = scanOf(at, await maxSeq(conn));
+  let query!: BoundQuery;
+  const rows = await widening(conn, s, limit * FIRST_SPAN, (span) => eventWindowQuery(f, s, limit, span), (r) => r.length >= limit, (q) => (query = q));
+  return { events: rows.map(toEvent), query };
 }
 
 /** The next (or previous) event of the filter whose kind, device or fields contain `text`, case-insensitive. */
-export function searchQuery(f: EventFilter, text: string, fromSeq: number, dir: 'next' | 'prev'): BoundQuery {
+export function searchQuery(f: EventFilter, text: string, s: Scan, span: number): BoundQuery {
   const w = where(f);
-  const cmp = dir === 'next' ? '>' : '<';
   return {
-    sql: `SELECT ${EVENT_COLUMNS} FROM events WHERE ${w.clause} AND seq ${cmp} $seq
+    sql: `SELECT ${EVENT_COLUMNS} FROM events WHERE ${w.clause} AND ${rangeClause(s)}
   AND (contains(lower(kind), $text) OR contains(lower(coalesce(dev, '')), $text) OR contains(lower(fields), $text))
-ORDER BY seq ${dir === 'next' ? 'ASC' : 'DESC'} LIMIT 1`,
-    params: { ...w.params, seq: fromSeq, text: text.toLowerCase() },
+ORDER BY seq ${s.dir === 'next' ? 'ASC' : 'DESC'} LIMIT 1`,
+    params: { ...w.params, seq: s.seq, span, text: text.toLowerCase() },
   };
 }
 
-export async function searchEvent(conn: DuckDBConnection, f: EventFilter, text: string, fromSeq: number, dir: 'next' | 'prev'): Promise<StoredEvent | null> {
-  const rows = await run(conn, searchQuery(f, text, fromSeq, dir));
-  return rows.length > 0 ? toEvent(rows[0]!) : null;
+export async function searchEvent(conn: DuckDBConnection, f: EventFilter, text: string, fromSeq: number, dir: 'next' | 'prev'): Promise<{ event: StoredEvent | null; query: BoundQuery }> {
+  const s: Scan = { dir, seq: fromSeq };
+  let query!: BoundQuery;
+  const rows = await widening(conn, s, 4096, (span) => searchQuery(f, text, s, span), (r) => r.length > 0, (q) => (query = q));
+  return { event: rows.length > 0 ? toEvent(rows[0]!) : null, query };
 }
 
 export async function countEvents(conn: DuckDBConnection, f: EventFilter): Promise<number> {

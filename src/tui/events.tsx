@@ -7,10 +7,7 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { Box, Text, type Key } from 'ink';
 import { useKeys } from './input.ts';
 import { useEffect, useMemo, useRef, useState } from 'react';
-import {
-  countEvents, eventFacets, eventWindow, eventWindowQuery, searchEvent, searchQuery, showQuery,
-  type EventFilter, type StoredEvent, type WindowAt,
-} from '../api/explore.ts';
+import { countEvents, eventFacets, eventWindow, searchEvent, showQuery, type BoundQuery, type EventFilter, type StoredEvent, type WindowAt } from '../api/explore.ts';
 import { EventFields } from './event-fields.tsx';
 import { SqlView } from './sql-view.tsx';
 import { fit, seconds } from './text.ts';
@@ -51,19 +48,20 @@ function filterText(f: EventFilter): string {
 interface State {
   filter: EventFilter;
   rows: StoredEvent[];
-  at: WindowAt;
   cursor: number;
   prompt: { kind: 'search' | 'range'; text: string } | null;
   search: string;
   message: string;
   detail: StoredEvent | null;
   sql: boolean;
+  /** the queries behind what is shown, as they last ran (s shows them) */
+  queries: BoundQuery[];
 }
 
 export function Events({ conn, theme, width, height, active, setCapture }: EventsProps) {
   // Keys are handled one after the other on the latest state, each waiting for the queries of the
   // one before (a key typed while a window is read must not act on the old window).
-  const st = useRef<State>({ filter: {}, rows: [], at: 'start', cursor: 0, prompt: null, search: '', message: '', detail: null, sql: false });
+  const st = useRef<State>({ filter: {}, rows: [], cursor: 0, prompt: null, search: '', message: '', detail: null, sql: false, queries: [] });
   const queue = useRef<Promise<void>>(Promise.resolve());
   const [, setTick] = useState(0);
   const [count, setCount] = useState<number | null>(null);
@@ -84,8 +82,8 @@ export function Events({ conn, theme, width, height, active, setCapture }: Event
 
   /** Reads the window at `where` and puts the cursor on `pos` ('last': the last row). */
   const load = async (where: WindowAt, pos: number | 'last') => {
-    const got = await eventWindow(conn, st.current.filter, where, page);
-    commit({ at: where, rows: got, cursor: pos === 'last' ? Math.max(0, got.length - 1) : Math.min(pos, Math.max(0, got.length - 1)) });
+    const { events: got, query } = await eventWindow(conn, st.current.filter, where, page);
+    commit({ rows: got, queries: [query], cursor: pos === 'last' ? Math.max(0, got.length - 1) : Math.min(pos, Math.max(0, got.length - 1)) });
   };
   const enqueue = (f: () => Promise<void>) => {
     queue.current = queue.current.then(f).catch((e: unknown) => commit({ message: `error: ${(e as Error).message}` }));
@@ -101,10 +99,11 @@ export function Events({ conn, theme, width, height, active, setCapture }: Event
     const { search, rows, cursor, filter } = st.current;
     if (search === '') return commit({ message: 'no search yet: / to type one' });
     const from = rows[cursor]?.seq ?? (dir === 'next' ? -1 : Number.MAX_SAFE_INTEGER);
-    const hit = await searchEvent(conn, filter, search, from, dir);
-    if (!hit) return commit({ message: `"${search}": no ${dir === 'next' ? 'later' : 'earlier'} match` });
+    const { event: hit, query } = await searchEvent(conn, filter, search, from, dir);
+    if (!hit) return commit({ message: `"${search}": no ${dir === 'next' ? 'later' : 'earlier'} match`, queries: [query] });
     commit({ message: `"${search}": event #${hit.seq}` });
     await load({ from: hit.seq }, 0);
+    commit({ queries: [...st.current.queries, query] });
   };
 
   const move = async (input: string, key: Key) => {
@@ -114,24 +113,24 @@ export function Events({ conn, theme, width, height, active, setCapture }: Event
     if (input === 'j' || key.downArrow) {
       if (cursor < rows.length - 1) commit({ cursor: cursor + 1 });
       else if (first && rows.length === page) {
-        const got = await eventWindow(conn, filter, { after: first.seq }, page);
-        if (got.length === page) commit({ rows: got, at: { from: got[0]!.seq } });
+        const { events: got, query } = await eventWindow(conn, filter, { after: first.seq }, page);
+        if (got.length === page) commit({ rows: got, queries: [query] });
       }
     } else if (input === 'k' || key.upArrow) {
       if (cursor > 0) commit({ cursor: cursor - 1 });
       else if (first) {
-        const got = await eventWindow(conn, filter, { before: first.seq }, 1);
-        if (got.length > 0) commit({ rows: [got[0]!, ...rows.slice(0, page - 1)], at: { from: got[0]!.seq } });
+        const { events: got, query } = await eventWindow(conn, filter, { before: first.seq }, 1);
+        if (got.length > 0) commit({ rows: [got[0]!, ...rows.slice(0, page - 1)], queries: [query] });
       }
     } else if (key.pageDown || input === ' ') {
       if (!last) return;
-      const got = await eventWindow(conn, filter, { after: last.seq }, page);
-      if (got.length === page) await load({ from: got[0]!.seq }, cursor);
+      const { events: got, query } = await eventWindow(conn, filter, { after: last.seq }, page);
+      if (got.length === page) commit({ rows: got, queries: [query] });
       else await load('end', 'last');
     } else if (key.pageUp) {
       if (!first) return;
-      const got = await eventWindow(conn, filter, { before: first.seq }, page);
-      if (got.length === page) await load({ from: got[0]!.seq }, cursor);
+      const { events: got, query } = await eventWindow(conn, filter, { before: first.seq }, page);
+      if (got.length === page) commit({ rows: got, queries: [query] });
       else await load('start', 0);
     } else if (input === 'g' || key.home) await load('start', 0);
     else if (input === 'G' || key.end) await load('end', 'last');
@@ -150,9 +149,12 @@ export function Events({ conn, theme, width, height, active, setCapture }: Event
           commit({ search: prompt.text });
           if (prompt.text === '') return;
           // the first match from the current row on
-          const hit = await searchEvent(conn, filter, prompt.text, (rows[cursor]?.seq ?? 0) - 1, 'next');
-          commit({ message: hit ? `"${prompt.text}": event #${hit.seq}` : `"${prompt.text}": no match` });
-          if (hit) await load({ from: hit.seq }, 0);
+          const { event: hit, query } = await searchEvent(conn, filter, prompt.text, (rows[cursor]?.seq ?? 0) - 1, 'next');
+          commit({ message: hit ? `"${prompt.text}": event #${hit.seq}` : `"${prompt.text}": no match`, queries: [query] });
+          if (hit) {
+            await load({ from: hit.seq }, 0);
+            commit({ queries: [...st.current.queries, query] });
+          }
         } else {
           const r = parseRange(prompt.text);
           if (r === null) return commit({ message: `not a time range: "${prompt.text}" (seconds: 1.5-2.25, 3-, -0.5)` });
@@ -194,10 +196,7 @@ export function Events({ conn, theme, width, height, active, setCapture }: Event
     { isActive: active },
   );
 
-  if (s.sql) {
-    const qs = [eventWindowQuery(s.filter, s.at, page), ...(s.search ? [searchQuery(s.filter, s.search, s.rows[s.cursor]?.seq ?? 0, 'next')] : [])];
-    return <SqlView sql={qs.map(showQuery).join(';\n\n') + ';'} theme={theme} width={width} height={height} />;
-  }
+  if (s.sql) return <SqlView sql={s.queries.map(showQuery).join(';\n\n') + ';'} theme={theme} width={width} height={height} />;
   if (s.detail) return <EventFields title={`event #${s.detail.seq} (Esc: back)`} events={[s.detail]} theme={theme} width={width} height={height} />;
   const status = s.prompt
     ? `${s.prompt.kind === 'search' ? '/' : 'time range (s): '}${s.prompt.text}█`

@@ -2,7 +2,7 @@
 import { Box, Text } from 'ink';
 import { useState } from 'react';
 import type { Report } from '../api/report.ts';
-import { VERDICT_ORDER, verdictRank } from '../api/explore.ts';
+import { verdictRank } from '../api/explore.ts';
 import { fit } from './text.ts';
 import { useListKeys } from './list.ts';
 import { accent, verdictColor, type Theme } from './theme.ts';
@@ -39,8 +39,10 @@ export function overviewLines(r: Report, counts: OverviewProps['counts'], t: The
     for (const d of r.devices.filter((x) => x.vm === vm)) {
       const mine = r.findings.filter((f) => f.vm === vm && f.dev === d.dev);
       const transport = d.transport === null ? '-' : d.transport + (d.mmio_version !== null ? ` v${d.mmio_version}` : '');
-      const verdicts = VERDICT_ORDER.map((v) => [v, mine.filter((f) => f.verdict === v).length] as const)
-        .filter(([, n]) => n > 0)
+      // every verdict the store holds, known ones first: a verdict added later is counted too
+      const verdicts = [...new Set(mine.map((f) => f.verdict as string))]
+        .sort((a, b) => verdictRank(a) - verdictRank(b) || a.localeCompare(b))
+        .map((v) => [v, mine.filter((f) => f.verdict === v).length] as const)
         .map(([v, n]) => `${n} ${v === 'NOT-OBSERVED' ? 'N-O' : v}`)
         .join(' ');
       out.push({
