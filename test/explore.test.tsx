@@ -192,6 +192,28 @@ describe('findings and evidence', () => {
   });
 });
 
+describe('evidence when the trace file is gone', () => {
+  it("shows the store's events of the cited lines instead, and says so", async () => {
+    const { copyFileSync, rmSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tempDir } = await import('./helpers.ts');
+    const { evidenceContext } = await import('../src/api/explore.ts');
+    const copy = join(tempDir(), 'legacy.trace.gz');
+    copyFileSync(MICROVM_LEGACY, copy);
+    const run = await open([copy]);
+    try {
+      rmSync(copy);
+      const ctx = await evidenceContext(run.store.conn, copy, [24], 2);
+      expect(ctx.from).toBe('store');
+      // line 25 (virtio_mmio_guest_page) became no event: the store has nothing of it
+      expect(ctx.lines.map((l) => l.line)).toEqual([22, 23, 24, 26]);
+      expect(ctx.lines.find((l) => l.cited)).toEqual({ line: 24, text: 'mmio.write 0x55b9d8333cf0 {"offset":40,"value":4096}', cited: true });
+    } finally {
+      run.store.close();
+    }
+  });
+});
+
 describe('panes, help and colour', () => {
   it('Tab and Shift-Tab cycle the panes, 1-4 jump to one; ? shows every key and any key closes it', async () => {
     const t = await started(legacy);
