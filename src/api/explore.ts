@@ -32,7 +32,7 @@ export function showQuery(q: BoundQuery): string {
 // Verdicts: known ones get a place and a colour; any other string (a verdict added later) is kept
 // and counted as it is.
 
-export const VERDICT_ORDER = ['FAIL', 'NOT-OBSERVED', 'DECLARED', 'NOT-APPLICABLE', 'PASS'] as const;
+const VERDICT_ORDER = ['FAIL', 'NOT-OBSERVED', 'DECLARED', 'NOT-APPLICABLE', 'PASS'] as const;
 
 export function verdictRank(v: string): number {
   const i = (VERDICT_ORDER as readonly string[]).indexOf(v);

@@ -75,7 +75,7 @@ const CONFIG = {
   background: 'white',
 };
 
-export async function drawChart(chart: Chart, data: Map<string, DataRow[]>, oneRun: boolean): Promise<string> {
+async function drawChart(chart: Chart, data: Map<string, DataRow[]>, oneRun: boolean): Promise<string> {
   const spec = bind({ ...chart.spec, data: { name: chart.data } }, data, oneRun) as Record<string, unknown>;
   const vl = { $schema: 'https://vega.github.io/schema/vega-lite/v6.json', ...spec, config: { ...CONFIG, ...((spec.config as object) ?? {}) } } as TopLevelSpec;
   // vega's warnings are about a spec's style (e.g. merged sort orders), not the run: errors still throw

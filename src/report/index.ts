@@ -48,7 +48,7 @@ async function openRuns(o: ReportOptions): Promise<{ name: string; opened: Opene
   return out;
 }
 
-export function writeAtomically(file: string, text: string): void {
+function writeAtomically(file: string, text: string): void {
   const tmp = `${file}.tmp-${process.pid}`;
   try {
     writeFileSync(tmp, text);

@@ -12,7 +12,7 @@ export interface EventFieldsProps {
   height: number;
 }
 
-export function eventFieldLines(events: StoredEvent[]): string[] {
+function eventFieldLines(events: StoredEvent[]): string[] {
   const out: string[] = [];
   for (const e of events) {
     out.push(

@@ -35,7 +35,7 @@ interface Detail {
 }
 
 /** The U/O marks line: each xrun at the column of its start. */
-export function markLine(marks: XrunMark[], t0: number, t1: number, width: number): string {
+function markLine(marks: XrunMark[], t0: number, t1: number, width: number): string {
   const cells = new Array(width).fill(' ');
   const span = Math.max(1, t1 - t0);
   for (const m of marks) {

@@ -26,7 +26,7 @@ function countsText(rows: { verdict: string; n: number }[]): string {
   return verdicts.map((v) => `${by.get(v)} ${v}`).join(', ') || 'none';
 }
 
-export function overviewLines(r: Report, counts: OverviewProps['counts'], t: Theme): Line[] {
+function overviewLines(r: Report, counts: OverviewProps['counts'], t: Theme): Line[] {
   const out: Line[] = [];
   for (const s of r.sources) out.push({ text: `trace ${s.file}: ${s.format} (${s.view} view), VM ${s.vm}, ${s.lines} lines, ${s.events} events` });
   const fails = r.findings.filter((f) => f.verdict === 'FAIL');

@@ -20,7 +20,3 @@ export function verdictColor(t: Theme, verdict: string): string | undefined {
 export function accent(t: Theme): string | undefined {
   return t.color ? 'cyan' : undefined;
 }
-
-export function dim(t: Theme): boolean {
-  return t.color;
-}
