@@ -137,6 +137,14 @@ describe('findings and evidence', () => {
     t.unmount();
   });
 
+  it('keys that arrive in one chunk (typed fast, or tmux send-keys e Enter) act one by one', async () => {
+    const t = await started(legacy, { cols: 120, rows: 30 });
+    t.stdin.write('e\r');
+    const f = await until(t.lastFrame, (x) => x.includes('Evidence'), 'evidence');
+    expect(f).toMatch(/>\s+24\s/);
+    t.unmount();
+  });
+
   it("Enter on an evidence line shows that line's canonical event with every field; Esc goes back", async () => {
     const t = await started(legacy);
     await until(t.lastFrame, (x) => x.includes('Verdicts'), 'overview');

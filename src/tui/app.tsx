@@ -4,14 +4,14 @@
  * the bottom line shows the keys of the current view, `?` all of them.
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { Box, Text, useApp, useInput, useStdout } from 'ink';
+import { Box, Text, useApp, useInput, useStdout, type Key } from 'ink';
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { verdictCounts } from '../api/explore.ts';
 import type { Report } from '../api/report.ts';
 import { Events } from './events.tsx';
 import { Findings, nextFail, type FindingsView } from './findings.tsx';
 import { Help } from './help.tsx';
-import { dispatch, KeyRouterContext, type KeyHandler, type KeyRouter } from './input.ts';
+import { dispatch, KeyRouterContext, splitKeys, type KeyHandler, type KeyRouter } from './input.ts';
 import { bottomLine, PANES, type PaneName } from './keys.ts';
 import { Latency } from './latency.tsx';
 import { Overview } from './overview.tsx';
@@ -77,7 +77,25 @@ export function App({ conn, report, theme = themeFromEnv(), size }: AppProps) {
     }
     dispatch(router.current, pane, input, key);
   };
-  useInput(useCallback((input, key) => onKey.current(input, key), []));
+  // keys of one chunk are handled one per turn of the event loop, each after the render of the one
+  // before (ink batches the updates of one input callback), by the handler of that render
+  const pending = useRef<[string, Key][]>([]);
+  const pump = useCallback(() => {
+    const next = pending.current.shift();
+    if (!next) return;
+    onKey.current(...next);
+    if (pending.current.length > 0) setTimeout(pump, 0);
+  }, []);
+  useInput(
+    useCallback(
+      (input, key) => {
+        const idle = pending.current.length === 0;
+        pending.current.push(...splitKeys(input, key));
+        if (idle) pump();
+      },
+      [pump],
+    ),
+  );
 
   const width = cols;
   const height = Math.max(3, rows - 2);

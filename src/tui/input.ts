@@ -37,3 +37,19 @@ export function useKeys(handler: KeyHandler, opts: { isActive?: boolean } = {}):
 export function dispatch(router: KeyRouter, pane: string, input: string, key: Key): void {
   for (const h of [...router.handlers.values()]) if (h.pane === pane) h.handle(input, key);
 }
+
+/**
+ * ink hands a chunk of plain characters over as one input (that is how it sees pasted text), but
+ * keys typed fast, or sent by `tmux send-keys e Enter`, arrive in one chunk too: the explorer
+ * takes them one key at a time. Escape sequences (arrows, PgUp, ...) come one per chunk already.
+ */
+export function splitKeys(input: string, key: Key): [string, Key][] {
+  if (input.length <= 1 || input.includes('\x1b')) return [[input, key]];
+  const none = Object.fromEntries(Object.keys(key).map((k) => [k, false])) as unknown as Key;
+  return [...input].map((c) => {
+    if (c === '\r' || c === '\n') return ['\r', { ...none, return: true }];
+    if (c === '\t') return ['', { ...none, tab: true }];
+    if (c === '\x7f' || c === '\b') return ['', { ...none, backspace: true }];
+    return [c, { ...none, shift: c !== c.toLowerCase() }];
+  });
+}
