@@ -111,10 +111,16 @@ describe('verdicts the explorer does not know yet', () => {
     try {
       await run.store.conn.run("UPDATE findings SET verdict = 'DECLARED' WHERE rule = 'AVPS-v2.0-4'");
       await run.store.conn.run("UPDATE findings SET verdict = 'SOMETHING-NEW' WHERE rule = 'AVPS-v2.0-5'");
+      // issue 7's target column: the counts are by target once the store has it
+      await run.store.conn.run("ALTER TABLE findings ADD COLUMN target VARCHAR");
+      await run.store.conn.run("UPDATE findings SET target = CASE WHEN rule = 'virtio.version-1' THEN 'driver' WHEN dev IS NULL THEN 'platform' ELSE 'device' END");
       run.report = await loadReport(run.store.conn);
       const t = await started(run, { cols: 120, rows: 30 });
       const f = await until(t.lastFrame, (x) => x.includes('DECLARED'), 'the new verdicts');
       expect(f).toContain('Verdicts: 4 FAIL, 4 NOT-OBSERVED, 1 DECLARED, 35 PASS, 1 SOMETHING-NEW');
+      expect(f).toMatch(/^  device\s+4 NOT-OBSERVED, 1 DECLARED, 34 PASS, 1 SOMETHING-NEW$/m);
+      expect(f).toMatch(/^  driver\s+4 FAIL$/m);
+      expect(f).toMatch(/^  platform\s+1 PASS$/m);
       expect(f).toMatch(/0x55b9d8333cf0\s+blk\s+seen\s+mmio v1\s+\d+\s+1 FAIL 1 N-O 1 DECLARED 9 PASS 1 SOMETHING-NEW/);
       t.unmount();
     } finally {
