@@ -32,6 +32,13 @@ export interface IngestOptions {
   strict?: boolean;
   /** who writes a store file: its worker thread, this thread (the plain reference path), or by input size (default) */
   storeThread?: 'worker' | 'main' | 'auto';
+  /** told the stage and the events replayed so far, after every batch */
+  onProgress?: (p: IngestProgress) => void;
+}
+
+export interface IngestProgress {
+  stage: 'reading traces' | 'judging' | 'writing the store';
+  events: number;
 }
 
 export interface Ingested {
@@ -159,6 +166,7 @@ export async function ingest(opts: IngestOptions): Promise<Ingested> {
         for (const e of batch) events.add(eventRow(e, seq++));
         await store.flushSome();
         inStore += performance.now() - t;
+        opts.onProgress?.({ stage: 'reading traces', events: seq });
       },
       onSpan: (s) => spans.add(s),
     });
@@ -175,6 +183,7 @@ export async function ingest(opts: IngestOptions): Promise<Ingested> {
       }
     }
     const tRun = performance.now();
+    opts.onProgress?.({ stage: 'judging', events: seq });
     const findings = runChecks(r.platform, { assumeDriver: opts.assumeDriver });
     await attachRawLines(findings.flatMap((f) => f.evidence));
     const tChecks = performance.now();
@@ -209,6 +218,7 @@ export async function ingest(opts: IngestOptions): Promise<Ingested> {
         by_key: JSON.stringify(Object.fromEntries(s.byKey)), samples: JSON.stringify(s.samples),
       })),
     );
+    opts.onProgress?.({ stage: 'writing the store', events: seq });
     for (const v of viewDefinitions()) await store.run(v);
     const handle = await store.commit();
     const t1 = performance.now();

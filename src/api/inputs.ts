@@ -9,7 +9,7 @@ import { readHead } from '../ingest/lines.ts';
 import type { AssumedDriver } from '../model/features.ts';
 import { defaultVmName } from '../pipeline.ts';
 import { looksLikeDuckDb, MEMORY, openStore, type StoreHandle } from '../perf/store.ts';
-import { ingest, type IngestTimings } from './ingest.ts';
+import { ingest, type IngestProgress, type IngestTimings } from './ingest.ts';
 
 export interface InputOptions {
   /** database path; false: keep the store in memory */
@@ -18,6 +18,7 @@ export interface InputOptions {
   vm?: string[];
   strict?: boolean;
   assumeDriver?: AssumedDriver;
+  onProgress?: (p: IngestProgress) => void;
 }
 
 export interface Opened {
@@ -43,7 +44,7 @@ function writableDir(path: string): boolean {
   }
 }
 
-async function isDatabase(file: string): Promise<boolean> {
+export async function isDatabase(file: string): Promise<boolean> {
   try {
     if (statSync(file).isDirectory()) return false;
   } catch {
@@ -72,6 +73,7 @@ export async function openInputs(inputs: string[], opts: InputOptions): Promise<
     db,
     strict: opts.strict,
     assumeDriver: opts.assumeDriver,
+    onProgress: opts.onProgress,
   });
   return { store: r.store, dbPath: db === MEMORY ? null : db, ingested: true, timings: r.timings };
 }

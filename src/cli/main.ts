@@ -10,9 +10,12 @@ import { openInputs, type Opened } from '../api/inputs.ts';
 import { registerAlign } from './align.ts';
 import { registerCheck } from './check.ts';
 import { registerConvert } from './convert.ts';
+import { registerExplore } from './explore.ts';
+import { registerReport } from './report.ts';
 import { registerGate } from './gate.ts';
 import { registerIngest } from './ingest.ts';
 import { registerPerf } from './perf/index.ts';
+import { progressDisplay } from './progress.ts';
 
 export const EXIT = { OK: 0, FAIL: 1, INPUT: 2, BUG: 3 } as const;
 
@@ -31,13 +34,15 @@ export function inputOptions(cmd: Command): Command {
 
 /** Opens the inputs a command got (ingesting traces, or opening a store), runs `fn`, closes. */
 export async function withInputs(inputs: string[], o: Record<string, unknown>, fn: (opened: Opened) => Promise<void>): Promise<void> {
+  const progress = progressDisplay(inputs);
   const opened = await openInputs(inputs, {
     db: o.db as string | false | undefined,
     vm: o.vm as string[] | undefined,
     format: o.inputFormat as string | undefined,
     strict: o.strict as boolean | undefined,
     assumeDriver: o.assumeDriver as 'linux' | 'none' | undefined,
-  });
+    onProgress: progress?.update,
+  }).finally(() => progress?.done());
   try {
     await fn(opened);
   } finally {
@@ -57,6 +62,8 @@ export function buildProgram(): Command {
   registerConvert(program);
   registerAlign(program);
   registerGate(program);
+  registerExplore(program);
+  registerReport(program);
   return program;
 }
 

@@ -58,6 +58,9 @@ export async function readHead(file: string, bytes = 4096): Promise<Buffer> {
   }
 }
 
+/** Bytes read from disk by readLines, all files together since the process started: a progress display's measure. */
+export const bytesRead = { n: 0 };
+
 /** Text lines of a file, plain or gzip, in batches. Errors name the file and the last good line. */
 export async function* readLines(file: string): AsyncGenerator<LineBatch> {
   const head = await readRaw(file, 2);
@@ -67,8 +70,11 @@ export async function* readLines(file: string): AsyncGenerator<LineBatch> {
   // decode up to the last newline of each chunk: whole lines are whole UTF-8 characters
   let carry: Buffer | undefined;
   let next = 1;
+  let seen = 0;
   try {
     for await (const raw of stream as AsyncIterable<Buffer>) {
+      bytesRead.n += fileStream.bytesRead - seen;
+      seen = fileStream.bytesRead;
       const chunk = carry ? Buffer.concat([carry, raw]) : raw;
       const end = chunk.lastIndexOf(10);
       if (end < 0) {
