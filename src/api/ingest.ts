@@ -34,6 +34,8 @@ export interface IngestOptions {
 export interface Ingested {
   store: StoreHandle;
   run: Run;
+  /** temporary files of killed runs that were removed before this one */
+  swept: string[];
 }
 
 /** The kind-specific fields of each kind, in schema order: the `fields` JSON of the events table. */
@@ -92,7 +94,7 @@ export function viewDefinitions(): string[] {
 }
 
 export async function ingest(opts: IngestOptions): Promise<Ingested> {
-  const store = await StoreWriter.create(opts.db);
+  const store = await StoreWriter.create(opts.db, opts.files);
   try {
     const events = store.tsv(EVENTS);
     const spans = store.tsv(SPANS);
@@ -162,7 +164,7 @@ export async function ingest(opts: IngestOptions): Promise<Ingested> {
       })),
     );
     for (const v of viewDefinitions()) await store.conn.run(v);
-    return { store: await store.commit(), run: r };
+    return { store: await store.commit(), run: r, swept: store.swept };
   } catch (e) {
     store.abort();
     throw e;

@@ -13,8 +13,24 @@ import { registerConvert } from './convert.ts';
 import { registerGate } from './gate.ts';
 import { registerIngest } from './ingest.ts';
 import { registerPerf } from './perf/index.ts';
+import { removeOwned } from '../io/temp-files.ts';
 
 export const EXIT = { OK: 0, FAIL: 1, INPUT: 2, BUG: 3 } as const;
+
+/**
+ * Ctrl-C and SIGTERM stop the command with one line and leave no temporary file (the store being
+ * built, a half-written -o, a copy of a stream); the exit code is the shell's 128 + signal.
+ */
+function cleanUpOnExit(): void {
+  process.once('exit', () => removeOwned());
+  for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+    process.once(sig, () => {
+      const removed = removeOwned();
+      process.stderr.write(`avpscope: interrupted by ${sig}: stopped${removed.length > 0 ? `, ${removed.length} temporary file(s) removed` : ''}; no output was replaced\n`);
+      process.exit(code);
+    });
+  }
+}
 
 /** Options every command that reads traces shares. */
 export function inputOptions(cmd: Command): Command {
@@ -38,6 +54,7 @@ export async function withInputs(inputs: string[], o: Record<string, unknown>, f
     strict: o.strict as boolean | undefined,
     assumeDriver: o.assumeDriver as 'linux' | 'none' | undefined,
   });
+  for (const f of opened.swept) process.stderr.write(`avpscope: removed ${f}: left by an avpscope run that was killed\n`);
   try {
     await fn(opened);
   } finally {
@@ -61,6 +78,7 @@ export function buildProgram(): Command {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  cleanUpOnExit();
   const program = buildProgram();
   try {
     await program.parseAsync(argv, { from: 'user' });

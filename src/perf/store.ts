@@ -3,22 +3,26 @@
  * to the target and renamed over it only when complete, so a failed or interrupted ingest leaves
  * any earlier database as it was. Rows go in through the Appender, a data chunk (at most 2048
  * rows) at a time.
+ *
+ * Only a store replaces a store: the target must be missing or a database avpscope wrote (its
+ * `meta` table says so), not an input, not held open by another process, and not being written by
+ * another avpscope (`<store>.lock` holds its pid).
  */
-import { createWriteStream, existsSync, renameSync, rmSync, type WriteStream } from 'node:fs';
+import { closeSync, createWriteStream, existsSync, openSync, readFileSync, readSync, renameSync, rmSync, writeFileSync, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import {
   BIGINT, BOOLEAN, DOUBLE, DuckDBAppender, DuckDBConnection, DuckDBDataChunk, DuckDBInstance, INTEGER, VARCHAR,
   type DuckDBType,
 } from '@duckdb/node-api';
 import { InputError } from '../ingest/errors.ts';
+import { ADAPTERS } from '../ingest/registry.ts';
+import { checkOutputPath } from '../io/atomic-write.ts';
+import { own, pidAlive, release, removeTemp, scratchFile, sweepStale, tempBeside } from '../io/temp-files.ts';
 import { ALL_TABLES, ddl, type Column, type ColumnType, type TableDecl } from './tables.ts';
 
 const DUCK_TYPES: Record<ColumnType, DuckDBType> = { BIGINT, INTEGER, DOUBLE, VARCHAR, BOOLEAN };
 const CHUNK_ROWS = 2048;
 export const MEMORY = ':memory:';
-let memoryStores = 0;
 
 /** DuckDB must never try to download an extension here: fail at once instead. Its buffer pool is
  *  capped so that loading a long trace costs the same memory as a short one (it spills to disk). */
@@ -149,23 +153,42 @@ export class StoreWriter {
   private constructor(
     readonly path: string,
     private readonly tmp: string,
+    private readonly lock: string | undefined,
     private readonly instance: DuckDBInstance,
     readonly conn: DuckDBConnection,
+    /** temporary files of killed runs removed before this one started */
+    readonly swept: string[],
   ) {}
 
-  /** Starts a new database that will replace `path` on commit (`:memory:`: a database in memory). */
-  static async create(path: string): Promise<StoreWriter> {
-    const tmp = path === MEMORY ? MEMORY : `${path}.tmp-${process.pid}`;
-    if (tmp !== MEMORY) removeDb(tmp);
+  /**
+   * Starts a new database that will replace `path` on commit (`:memory:`: a database in memory).
+   * `inputs` are the files being read: the store is never one of them.
+   */
+  static async create(path: string, inputs: readonly string[] = []): Promise<StoreWriter> {
+    if (path === MEMORY) {
+      const swept = sweepStale();
+      const instance = await DuckDBInstance.create(MEMORY, INSTANCE_OPTIONS);
+      const conn = await instance.connect();
+      for (const t of ALL_TABLES) await conn.run(ddl(t as TableDecl<unknown>));
+      return new StoreWriter(path, MEMORY, undefined, instance, conn, swept);
+    }
+    checkOutputPath(path, inputs, '--db');
+    await assertReplaceable(path);
+    const swept: string[] = [];
+    const lock = takeLock(path, swept);
+    swept.push(...sweepStale(path));
+    const tmp = tempBeside(path);
     let instance: DuckDBInstance;
     try {
       instance = await DuckDBInstance.create(tmp, INSTANCE_OPTIONS);
     } catch (e) {
+      removeTemp(tmp);
+      dropLock(lock);
       throw new InputError(`cannot create a database next to it: ${(e as Error).message}`, path);
     }
     const conn = await instance.connect();
     for (const t of ALL_TABLES) await conn.run(ddl(t as TableDecl<unknown>));
-    return new StoreWriter(path, tmp, instance, conn);
+    return new StoreWriter(path, tmp, lock, instance, conn, swept);
   }
 
   /** A bulk writer for a table; tables not among the core ones are created first. */
@@ -178,9 +201,8 @@ export class StoreWriter {
 
   /** A TSV loader for a declared table (see TsvTableLoader). */
   tsv<Row>(decl: TableDecl<Row>): TsvTableLoader {
-    const dir = this.tmp === MEMORY ? tmpdir() : this.tmp;
     // several stores may be written at once in one process (tests, analyses of two runs)
-    const l = new TsvTableLoader(decl.name, this.tmp === MEMORY ? join(dir, `avpscope-${process.pid}-${++memoryStores}-${decl.name}.tsv`) : `${dir}.${decl.name}.tsv`);
+    const l = new TsvTableLoader(decl.name, this.tmp === MEMORY ? scratchFile(`${decl.name}.tsv`) : `${this.tmp}.${decl.name}.tsv`);
     this.loaders.push(l);
     return l;
   }
@@ -200,8 +222,13 @@ export class StoreWriter {
     await this.conn.run('CHECKPOINT');
     this.conn.closeSync();
     this.instance.closeSync();
-    removeDb(this.path);
+    // someone may have opened the old store while this one was built
+    await assertReplaceable(this.path);
+    if (existsSync(`${this.path}.wal`)) rmSync(`${this.path}.wal`, { force: true });
     renameSync(this.tmp, this.path);
+    removeTemp(this.tmp);
+    release(this.tmp);
+    dropLock(this.lock);
     return openStore(this.path);
   }
 
@@ -214,12 +241,91 @@ export class StoreWriter {
     } catch {
       // already closed
     }
-    if (this.tmp !== MEMORY) removeDb(this.tmp);
+    if (this.tmp !== MEMORY) removeTemp(this.tmp);
+    dropLock(this.lock);
   }
 }
 
-function removeDb(path: string): void {
-  for (const p of [path, `${path}.wal`]) if (existsSync(p)) rmSync(p, { force: true });
+/** What a file is, for a message that refuses to replace it. */
+function whatItIs(path: string): string {
+  const head = Buffer.alloc(4096);
+  let n = 0;
+  try {
+    const fd = openSync(path, 'r');
+    try {
+      n = readSync(fd, head, 0, head.length, 0);
+    } finally {
+      closeSync(fd);
+    }
+  } catch (e) {
+    return `a file avpscope cannot read (${(e as NodeJS.ErrnoException).code})`;
+  }
+  const b = head.subarray(0, n);
+  if (n === 0) return 'an empty file';
+  if (b[0] === 0x1f && b[1] === 0x8b) return 'gzip data (a compressed trace?)';
+  const text = b.toString('utf8');
+  const a = ADAPTERS.find((x) => x.sniff(text, b));
+  if (a) return `a trace (${a.name})`;
+  return b.includes(0) ? 'binary data' : 'a text file';
+}
+
+const heldMessage = (msg: string) => `held by another process (${msg.split('\n')[0]}); it is not replaced while in use`;
+
+/**
+ * Refuses a target that is not a missing file or an avpscope store, or that another process holds
+ * open (DuckDB's lock: a reader holds a shared lock, a writer an exclusive one).
+ */
+async function assertReplaceable(path: string): Promise<void> {
+  if (!existsSync(path)) return;
+  const refuse = (what: string) => new InputError(`--db: refusing to replace it: it is ${what}, not an avpscope store (--db takes a new file or a store avpscope wrote)`, path);
+  const head = Buffer.alloc(16);
+  const fd = openSync(path, 'r');
+  try {
+    readSync(fd, head, 0, 16, 0);
+  } finally {
+    closeSync(fd);
+  }
+  if (!looksLikeDuckDb(head)) throw refuse(whatItIs(path));
+  let store: StoreHandle;
+  try {
+    store = await openStore(path);
+  } catch (e) {
+    const msg = (e as InputError).message;
+    if (/locked/.test(msg)) throw new InputError(`--db: ${heldMessage(msg)}`, path);
+    throw refuse(/not one avpscope wrote/.test(msg) ? "another program's DuckDB database (no avpscope meta table)" : 'a damaged DuckDB database');
+  }
+  store.close();
+  // a reader elsewhere holds a shared lock: opening for writing is what finds it
+  try {
+    const probe = await DuckDBInstance.create(path, INSTANCE_OPTIONS);
+    probe.closeSync();
+  } catch (e) {
+    throw new InputError(`--db: ${heldMessage((e as Error).message)}`, path);
+  }
+}
+
+/** `<store>.lock` with our pid: one avpscope writes a store at a time. A dead owner's lock is stale. */
+function takeLock(path: string, swept: string[]): string {
+  const lock = `${path}.lock`;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      writeFileSync(lock, `${process.pid}\n`, { flag: 'wx' });
+      own(lock);
+      return lock;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw new InputError(`--db: cannot take the lock ${lock} (${(e as NodeJS.ErrnoException).code})`, path);
+    }
+    const pid = Number.parseInt(readFileSync(lock, 'utf8'), 10);
+    if (Number.isInteger(pid) && pidAlive(pid)) throw new InputError(`--db: another avpscope (pid ${pid}) is writing this store (lock ${lock})`, path);
+    rmSync(lock, { force: true });
+    swept.push(lock);
+  }
+}
+
+function dropLock(lock: string | undefined): void {
+  if (lock === undefined) return;
+  rmSync(lock, { force: true });
+  release(lock);
 }
 
 export interface StoreHandle {

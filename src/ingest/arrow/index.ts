@@ -15,7 +15,6 @@
  *
  * Metadata keys: `avpscope` = "events/1", `origin_ns`, `view`, `vm`, `producer`.
  */
-import { createReadStream } from 'node:fs';
 import {
   Dictionary, Int32, Int64, RecordBatchReader, RecordBatchStreamWriter, Schema, Field, Utf8, vectorFromArray, makeData,
   RecordBatch, Struct, type Vector,
@@ -25,6 +24,7 @@ import { z } from 'zod';
 import { COMMON_FIELDS, Event, SourceHeader } from '../../model/events.ts';
 import type { Adapter, OpenOptions, OpenedSource, SourceInfo } from '../adapter.ts';
 import { InputError } from '../errors.ts';
+import { byteStream } from '../lines.ts';
 import type { Stats } from '../stats.ts';
 
 const FORMAT_TAG = 'events/1';
@@ -63,7 +63,7 @@ export const arrowAdapter: Adapter = {
 async function* readArrow(info: SourceInfo, stats: Stats): AsyncGenerator<Event[]> {
   let reader;
   try {
-    reader = await RecordBatchReader.from(createReadStream(info.file));
+    reader = await RecordBatchReader.from(await byteStream(info.file));
     await reader.open();
   } catch (e) {
     throw new InputError(`not a readable Arrow IPC file (${(e as Error).message})`, info.file);
