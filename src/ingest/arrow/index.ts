@@ -25,6 +25,7 @@ import { COMMON_FIELDS, Event, SourceHeader } from '../../model/events.ts';
 import type { Adapter, OpenOptions, OpenedSource, SourceInfo } from '../adapter.ts';
 import { InputError } from '../errors.ts';
 import { byteStream } from '../lines.ts';
+import { guardTime } from '../clock.ts';
 import type { Stats } from '../stats.ts';
 
 const FORMAT_TAG = 'events/1';
@@ -56,7 +57,7 @@ export const arrowAdapter: Adapter = {
   sniff: (_text, bytes) => looksLikeArrow(bytes),
   open(opts: OpenOptions): OpenedSource {
     const info: SourceInfo = { file: opts.file, format: 'arrow', view: 'host', vm: opts.vm, originNs: 0n, timed: true, events: 0, lines: 0 };
-    return { info, batches: readArrow(info, opts.stats) };
+    return { info, batches: guardTime(info, opts.stats, readArrow(info, opts.stats)) };
   },
 };
 
@@ -87,6 +88,11 @@ async function* readArrow(info: SourceInfo, stats: Stats): AsyncGenerator<Event[
       const [ts, kind, vm, dev, view, file, line, cpu, inferred, raw, fields] = ['ts', 'kind', 'vm', 'dev', 'view', 'file', 'line', 'cpu', 'inferred', 'raw', 'fields'].map(col);
       for (let i = 0; i < batch.numRows; i++) {
         row++;
+        const t = ts!.get(i);
+        if (t === null || t === undefined) {
+          stats.add('line.malformed', info.file, row, 'ts: null (every event needs its time)');
+          continue;
+        }
         let parsed: unknown;
         try {
           parsed = JSON.parse(fields!.get(i) as string);
@@ -96,7 +102,7 @@ async function* readArrow(info: SourceInfo, stats: Stats): AsyncGenerator<Event[
         }
         const candidate = {
           ...(parsed as object),
-          ts: Number(ts!.get(i)),
+          ts: Number(t),
           kind: kind!.get(i),
           vm: vm?.get(i) ?? info.vm,
           dev: dev?.get(i) ?? undefined,
