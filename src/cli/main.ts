@@ -54,7 +54,7 @@ export async function withInputs(inputs: string[], o: Record<string, unknown>, f
     strict: o.strict as boolean | undefined,
     assumeDriver: o.assumeDriver as 'linux' | 'none' | undefined,
   });
-  for (const f of opened.swept) process.stderr.write(`avpscope: removed ${f}: left by an avpscope run that was killed\n`);
+  if (opened.swept.length > 0) process.stderr.write(`avpscope: removed ${opened.swept.length} temporary file(s) left by a killed avpscope run: ${opened.swept.join(', ')}\n`);
   try {
     await fn(opened);
   } finally {

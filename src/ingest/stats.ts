@@ -11,6 +11,7 @@ export const STAT_DECLARATIONS = {
   'event.invalid': { severity: 'error', description: 'events whose fields break the canonical schema or hold absurd values' },
   'events.lost': { severity: 'data-loss', description: 'events the tracer itself dropped (ftrace: CPU:N [LOST n EVENTS]); the lines around them lack their partners' },
   'time.dropped': { severity: 'error', description: 'events whose timestamp is more than a second off the lines before and after them (a corrupt burst): dropped' },
+  'pair.broken': { severity: 'error', description: 'pairings (a request and its completion, a command and its response, an underrun and its end) whose end is stamped before its start: no latency is taken from them' },
   'time.backwards': { severity: 'info', description: 'events stamped earlier than the previous one of the same file (kept in file order)' },
   'attribution.unresolved': { severity: 'info', description: 'events that name no device and could not be attributed to one' },
 } as const satisfies Record<string, { severity: 'info' | 'error' | 'data-loss'; description: string }>;

@@ -419,6 +419,11 @@ export class Platform {
       }
     }
     if (op === 'read' && bytes === null) bytes = Math.max(0, c.len - 1);
+    if (c.fill.ts < c.pop.ts) {
+      // time stepped back between the two lines: a latency from them would be negative, i.e. a lie
+      this.stats.add('pair.broken', c.fill.src?.file ?? '?', c.fill.src?.line ?? 0, `${dev} queue ${q.index ?? '?'} element ${c.elem}: completed ${((c.pop.ts - c.fill.ts) / 1e3).toFixed(0)} µs before it was taken (line ${c.pop.src?.line ?? '?'}): no latency`);
+      return;
+    }
     this.onSpan({
       vm: v.name,
       dev,

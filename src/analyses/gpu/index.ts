@@ -77,7 +77,7 @@ class GpuRun {
   private nextId = 0;
 
   constructor(
-    ctx: AnalysisContext,
+    private readonly ctx: AnalysisContext,
     private readonly sink: RowSink,
   ) {
     for (const g of ctx.alignments) this.vms.set(g.vm, new VmState(g.vm, g.alignment.available ? g.alignment.deviceMap : []));
@@ -227,13 +227,20 @@ class GpuRun {
       t_interrupt: g?.interrupt?.ts ?? null,
       t_get_buf: g?.getBuf?.ts ?? null,
       t_response: resp?.ref.ts ?? null,
-      guest_ns: g && resp ? resp.ref.ts - g.queued.ts : null,
-      host_ns: hostSeen && c?.fill ? c.fill.ts - c.pop.ts : null,
+      guest_ns: g && resp ? this.latency(g.queued, resp.ref, 'guest') : null,
+      host_ns: hostSeen && c?.fill ? this.latency(c.pop, c.fill, 'QEMU') : null,
       guest_file: g?.queued.src?.file ?? null,
       queue_line: g?.queued.src?.line ?? null,
       host_file: c?.pop.src?.file ?? null,
       process_line: h?.process?.src?.line ?? null,
     });
+  }
+
+  /** end − start, or null (and a broken pair counted) when the end is stamped before the start */
+  private latency(start: { ts: number; src?: { file: string; line: number } }, end: { ts: number; src?: { file: string; line: number } }, side: string): number | null {
+    if (end.ts >= start.ts) return end.ts - start.ts;
+    this.ctx.stats.add('pair.broken', end.src?.file ?? '?', end.src?.line ?? 0, `GPU command (${side} view) answered ${((start.ts - end.ts) / 1e3).toFixed(0)} µs before it was sent (line ${start.src?.line ?? '?'}): no latency`);
+    return null;
   }
 
   finish(): void {
