@@ -77,6 +77,8 @@ class TimeGuard {
   private rebase = 0;
   private lastDropped: Event | undefined;
   private lastBackwards: Event | undefined;
+  /** the latest time accepted in the file */
+  private max = -Infinity;
 
   constructor(
     private readonly info: SourceInfo,
@@ -137,6 +139,8 @@ class TimeGuard {
         return;
       }
       if (d < 0) this.stats.add('time.backwards', ...this.where(e), `${secs(d)} earlier than the line before, and the lines after it follow: kept in file order`);
+      // a step back, or the step forward that ends a stretch gone back, breaks every pairing across it
+      if (d < 0 || ref + JUMP_NS < this.max) this.stats.clockStep(...this.where(e));
       this.ref = e.ts;
       this.emit(e, out);
       return;
@@ -155,6 +159,7 @@ class TimeGuard {
   }
 
   private emit(e: Event, out: Event[]): void {
+    if (e.ts > this.max) this.max = e.ts;
     if (this.rebase !== 0) e.ts -= this.rebase;
     out.push(e);
   }

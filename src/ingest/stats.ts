@@ -37,6 +37,29 @@ const MAX_SAMPLES = 5;
 
 export class Stats {
   private readonly entries = new Map<StatName, StatEntry>();
+  /** per file, the lines (ascending) where its clock steps: no latency may span one */
+  private readonly steps = new Map<string, number[]>();
+
+  /** Marks a line where the file's clock jumps back, or forward again after going back. */
+  clockStep(file: string, line: number): void {
+    let l = this.steps.get(file);
+    if (!l) this.steps.set(file, (l = []));
+    l.push(line);
+  }
+
+  /** The first clock step of `file` after line `from` and at or before line `to`, if any. */
+  stepBetween(file: string, from: number, to: number): number | undefined {
+    const l = this.steps.get(file);
+    if (!l) return undefined;
+    let lo = 0;
+    let hi = l.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (l[mid]! <= from) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo < l.length && l[lo]! <= to ? l[lo] : undefined;
+  }
 
   add(name: StatName, file: string, line: number, detail: string, key?: string): void {
     let e = this.entries.get(name);

@@ -12,6 +12,7 @@ import { GPU_CMD, gpuCodeName } from '../../model/devices/gpu-codes.ts';
 import type { Event, EventOf } from '../../model/events.ts';
 import { refOf, type Ref } from '../../model/observations.ts';
 import type { Chain } from '../../model/virtqueue/chain.ts';
+import { brokenPair } from '../../model/platform.ts';
 import type { TableDecl } from '../../perf/tables.ts';
 import type { Analysis, AnalysisContext, RowSink } from '../analysis.ts';
 import { announcingInterrupt, KickPairing } from '../kick-pairing.ts';
@@ -236,10 +237,11 @@ class GpuRun {
     });
   }
 
-  /** end − start, or null (and a broken pair counted) when the end is stamped before the start */
+  /** end − start, or null (and a broken pair counted) when the pairing is broken */
   private latency(start: { ts: number; src?: { file: string; line: number } }, end: { ts: number; src?: { file: string; line: number } }, side: string): number | null {
-    if (end.ts >= start.ts) return end.ts - start.ts;
-    this.ctx.stats.add('pair.broken', end.src?.file ?? '?', end.src?.line ?? 0, `GPU command (${side} view) answered ${((start.ts - end.ts) / 1e3).toFixed(0)} µs before it was sent (line ${start.src?.line ?? '?'}): no latency`);
+    const broken = brokenPair(this.ctx.stats, start, end);
+    if (broken === undefined) return end.ts - start.ts;
+    this.ctx.stats.add('pair.broken', end.src?.file ?? '?', end.src?.line ?? 0, `GPU command, ${side} view (sent at line ${start.src?.line ?? '?'}): ${broken}: no latency`);
     return null;
   }
 
