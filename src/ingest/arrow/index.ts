@@ -69,6 +69,8 @@ async function* readArrow(info: SourceInfo, stats: Stats): AsyncGenerator<Event[
   } catch (e) {
     throw new InputError(`not a readable Arrow IPC file (${(e as Error).message})`, info.file);
   }
+  // an empty or cut stream opens without a schema
+  if (!reader.schema) throw new InputError('not a readable Arrow IPC file (no schema: empty or cut)', info.file);
   const meta = reader.schema.metadata;
   if (meta.get('avpscope') !== FORMAT_TAG) throw new InputError(`an Arrow file, but not avpscope events (schema metadata avpscope=${meta.get('avpscope') ?? 'absent'})`, info.file);
   const header = SourceHeader.safeParse({ format: 'avpscope-events', version: 1, origin_ns: meta.get('origin_ns'), view: meta.get('view'), vm: meta.get('vm') });
@@ -126,7 +128,7 @@ async function* readArrow(info: SourceInfo, stats: Stats): AsyncGenerator<Event[
     }
   } catch (e) {
     if (e instanceof InputError) throw e;
-    throw new InputError(`damaged Arrow data after row ${row} (${(e as Error).message})`, info.file, row);
+    throw new InputError(`damaged Arrow data after row ${row} (${(e as Error).message})`, info.file, row > 0 ? row : undefined);
   }
   if (good === 0 || row - good > good) throw new InputError(`not a usable arrow trace: ${good} good rows, ${row - good} bad`, info.file);
 }
