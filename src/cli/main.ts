@@ -21,7 +21,10 @@ export const EXIT = { OK: 0, FAIL: 1, INPUT: 2, BUG: 3 } as const;
  * Ctrl-C and SIGTERM stop the command with one line and leave no temporary file (the store being
  * built, a half-written -o, a copy of a stream); the exit code is the shell's 128 + signal.
  */
+let cleanUpInstalled = false;
 function cleanUpOnExit(): void {
+  if (cleanUpInstalled) return;
+  cleanUpInstalled = true;
   process.once('exit', () => removeOwned());
   for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
     process.once(sig, () => {

@@ -7,9 +7,8 @@
  * (the sniffer's head, the clock alignment's first pass, the evidence lines) reads the copy and
  * then goes on with the live stream where the first one stopped.
  */
-import { createReadStream, openSync, readSync, writeSync } from 'node:fs';
+import { constants as fsc, createReadStream, openSync, readSync, writeSync } from 'node:fs';
 import { access, open, stat } from 'node:fs/promises';
-import { constants as fsc } from 'node:fs';
 import { Readable } from 'node:stream';
 import { createGunzip, gunzipSync, constants as zc } from 'node:zlib';
 import { scratchFile } from '../io/temp-files.ts';

@@ -3,7 +3,7 @@
  * the same directory and renamed over the target only when complete: a failed or interrupted
  * command leaves the earlier file as it was, and no partial file. An input is never an output.
  */
-import { createWriteStream, realpathSync, renameSync, statSync, type WriteStream } from 'node:fs';
+import { createWriteStream, renameSync, statSync, type WriteStream } from 'node:fs';
 import { dirname } from 'node:path';
 import { InputError } from '../ingest/errors.ts';
 import { removeTemp, release, sweepStale, tempBeside } from './temp-files.ts';
@@ -19,8 +19,9 @@ function identity(path: string): string | undefined {
 }
 
 /**
- * Refuses an output path that names one of the inputs (same real path or same inode: a hard link,
- * a symlink, `./x` and `x`), or that cannot be a file: a directory, a missing directory.
+ * Refuses an output path that names one of the inputs (the same file, however named: a hard link,
+ * a symlink, `./x` and `x` share device and inode), or that cannot be a file: a directory, a
+ * missing directory.
  * `what` names the option (`-o`, `--db`).
  */
 export function checkOutputPath(out: string, inputs: readonly string[], what: string): void {
@@ -41,12 +42,8 @@ export function checkOutputPath(out: string, inputs: readonly string[], what: st
   }
   const id = identity(out);
   if (id === undefined) return;
-  const real = realpathSync(out);
   for (const i of inputs) {
-    if (i === '-') continue;
-    if (identity(i) === id || (() => { try { return realpathSync(i) === real; } catch { return false; } })()) {
-      throw new InputError(`${what}: is also an input (${i}); an input is never overwritten: give another output file`, out);
-    }
+    if (i !== '-' && identity(i) === id) throw new InputError(`${what}: is also an input (${i}); an input is never overwritten: give another output file`, out);
   }
 }
 
