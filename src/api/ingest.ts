@@ -45,6 +45,8 @@ export interface Ingested {
   store: StoreHandle;
   run: Run;
   timings: IngestTimings;
+  /** temporary files of killed runs that were removed before this one */
+  swept: string[];
 }
 
 /** Where an ingest's time went, in seconds of wall time on the main thread. */
@@ -144,7 +146,7 @@ export async function ingest(opts: IngestOptions): Promise<Ingested> {
   const bytes = opts.files.reduce((n, f) => n + fileSize(f), 0);
   const where = opts.storeThread ?? 'auto';
   const threaded = opts.db !== MEMORY && (where === 'worker' || (where === 'auto' && bytes >= WORKER_MIN_BYTES));
-  const store: StoreWriting = threaded ? await ThreadedStoreWriter.create(opts.db) : await StoreWriter.create(opts.db);
+  const store: StoreWriting = threaded ? await ThreadedStoreWriter.create(opts.db, opts.files) : await StoreWriter.create(opts.db, opts.files);
   try {
     const events = await store.table(EVENTS);
     const spans = await store.table(SPANS);
@@ -231,7 +233,7 @@ export async function ingest(opts: IngestOptions): Promise<Ingested> {
       bytes,
       storeWorkerCpu: store.workerCpuSeconds,
     };
-    return { store: handle, run: r, timings };
+    return { store: handle, run: r, timings, swept: store.swept };
   } catch (e) {
     store.abort();
     throw e;

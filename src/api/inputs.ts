@@ -2,10 +2,11 @@
  * What the commands take: trace files (ingested into a store first) or one store written earlier.
  * Where the store goes by default: next to the first trace, `<name>.duckdb`.
  */
-import { accessSync, constants, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { accessSync, constants, createReadStream, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { InputError } from '../ingest/errors.ts';
-import { readHead } from '../ingest/lines.ts';
+import { isStream, readHead } from '../ingest/lines.ts';
 import type { AssumedDriver } from '../model/features.ts';
 import { defaultVmName } from '../pipeline.ts';
 import { looksLikeDuckDb, MEMORY, openStore, type StoreHandle } from '../perf/store.ts';
@@ -29,6 +30,8 @@ export interface Opened {
   ingested: boolean;
   /** how long that took (ingested only) */
   timings?: IngestTimings;
+  /** temporary files of killed runs removed on the way */
+  swept: string[];
 }
 
 export function defaultDbPath(trace: string): string {
@@ -45,6 +48,7 @@ function writableDir(path: string): boolean {
 }
 
 export async function isDatabase(file: string): Promise<boolean> {
+  if (await isStream(file)) return false;
   try {
     if (statSync(file).isDirectory()) return false;
   } catch {
@@ -58,13 +62,53 @@ export async function isDatabase(file: string): Promise<boolean> {
   }
 }
 
+async function contentHash(file: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const c of createReadStream(file)) h.update(c as Buffer);
+  return h.digest('hex');
+}
+
+/**
+ * The same file given twice (by name, link or path) or two files with the same bytes is a mistake
+ * that would double every event: an error naming both arguments. Streams are not compared.
+ */
+export async function assertDistinct(inputs: readonly string[]): Promise<void> {
+  const seen: { arg: string; id: string; size: number }[] = [];
+  for (const arg of inputs) {
+    const same = (other: string, how: string) => new InputError(`given twice: ${other} and ${arg} ${how}; give each trace once`, arg);
+    if (arg === '-') {
+      const prev = seen.find((s) => s.id === '-');
+      if (prev) throw same(prev.arg, 'are both standard input');
+      seen.push({ arg, id: '-', size: -1 });
+      continue;
+    }
+    let st;
+    try {
+      st = statSync(arg);
+    } catch {
+      continue; // the reader says what is wrong with it
+    }
+    const id = `${st.dev}:${st.ino}`;
+    const prev = seen.find((s) => s.id === id);
+    if (prev) throw same(prev.arg, 'are the same file');
+    if (st.isFile() && st.size > 0) {
+      for (const s of seen.filter((x) => x.size === st.size)) {
+        if ((await contentHash(s.arg)) === (await contentHash(arg))) throw same(s.arg, 'have the same content');
+      }
+    }
+    seen.push({ arg, id, size: st.isFile() ? st.size : -1 });
+  }
+}
+
 export async function openInputs(inputs: string[], opts: InputOptions): Promise<Opened> {
   if (inputs.length === 0) throw new InputError('no input: give trace files or a .duckdb store');
   if (inputs.length === 1 && (await isDatabase(inputs[0]!))) {
-    return { store: await openStore(inputs[0]!), dbPath: inputs[0]!, ingested: false };
+    return { store: await openStore(inputs[0]!), dbPath: inputs[0]!, ingested: false, swept: [] };
   }
+  await assertDistinct(inputs);
   for (const f of inputs) if (await isDatabase(f)) throw new InputError('a database cannot be mixed with trace files', f);
-  let db = opts.db === false ? MEMORY : (opts.db ?? defaultDbPath(inputs[0]!));
+  // a stream (standard input, a FIFO) has no directory to put the store beside: memory, unless --db
+  let db = opts.db === false ? MEMORY : (opts.db ?? ((await isStream(inputs[0]!)) ? MEMORY : defaultDbPath(inputs[0]!)));
   if (db !== MEMORY && opts.db === undefined && !writableDir(db)) db = MEMORY;
   const r = await ingest({
     files: inputs,
@@ -75,5 +119,5 @@ export async function openInputs(inputs: string[], opts: InputOptions): Promise<
     assumeDriver: opts.assumeDriver,
     onProgress: opts.onProgress,
   });
-  return { store: r.store, dbPath: db === MEMORY ? null : db, ingested: true, timings: r.timings };
+  return { store: r.store, dbPath: db === MEMORY ? null : db, ingested: true, timings: r.timings, swept: r.swept };
 }

@@ -1,8 +1,8 @@
-import { createWriteStream } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { InputError } from '../ingest/errors.ts';
 import { convert } from '../api/convert.ts';
 import { ADAPTERS } from '../ingest/registry.ts';
+import { openAtomic } from '../io/atomic-write.ts';
 
 export function registerConvert(program: Command): void {
   program
@@ -15,9 +15,19 @@ export function registerConvert(program: Command): void {
     .option('--vm <name...>', 'VM name per trace file (default: the file name)')
     .addOption(new Option('--input-format <name>', 'read the traces as this format instead of sniffing').choices(ADAPTERS.map((a) => a.name)))
     .action(async (traces: string[], o) => {
-      const out = o.output ? createWriteStream(o.output) : process.stdout;
       if (o.to === 'arrow' && !o.output && process.stdout.isTTY) throw new InputError('Arrow is binary: give -o FILE or redirect standard output');
-      await convert({ files: traces, vms: o.vm, format: o.inputFormat, raw: o.raw ?? false, to: o.to }, out);
-      if (o.output) await new Promise<void>((res, rej) => (out as ReturnType<typeof createWriteStream>).end((e?: Error | null) => (e ? rej(e) : res())));
+      const opts = { files: traces, vms: o.vm, format: o.inputFormat, raw: o.raw ?? false, to: o.to };
+      if (!o.output) {
+        await convert(opts, process.stdout);
+        return;
+      }
+      const file = await openAtomic(o.output, traces, '-o');
+      try {
+        await convert(opts, file.stream);
+        await file.commit();
+      } catch (e) {
+        file.abort();
+        throw e;
+      }
     });
 }

@@ -1,10 +1,10 @@
-import { writeFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { openInputs } from '../api/inputs.ts';
 import { loadBudgets } from '../gate/budgets.ts';
 import { evaluateBudgets, type GateOptions } from '../gate/evaluate.ts';
 import { formatForFile, formatGate, type GateFormat, type RunNames } from '../gate/report.ts';
 import { InputError } from '../ingest/errors.ts';
+import { checkOutputPath, writeFileAtomic } from '../io/atomic-write.ts';
 import { METRICS } from '../perf/metrics.ts';
 import { table } from './format.ts';
 import { EXIT, inputOptions, withInputs } from './main.ts';
@@ -49,6 +49,9 @@ export function registerGate(program: Command): void {
       }
       if (!o.budgets) throw new InputError('--budgets FILE is required');
       if (inputs.length === 0) throw new InputError('no input: give trace files or a .duckdb store');
+      const outputs = (o.output as string[] | undefined) ?? [];
+      const readFrom = [...inputs, o.budgets as string, ...((o.baseline as string[] | undefined) ?? [])];
+      for (const f of outputs) checkOutputPath(f, readFrom, '-o');
       const budgets = loadBudgets(o.budgets);
       const alpha = Number(o.alpha);
       if (!(alpha > 0 && alpha < 1)) throw new InputError(`--alpha: expected a number between 0 and 1, not '${o.alpha}'`);
@@ -60,7 +63,7 @@ export function registerGate(program: Command): void {
           const result = await evaluateBudgets(store.conn, budgets, { ...opts, baseline: base?.store.conn });
           const names: RunNames = { inputs, budgets: o.budgets, baseline };
           process.stdout.write(formatGate(result, names, o.format as GateFormat));
-          for (const f of (o.output as string[] | undefined) ?? []) writeFileSync(f, formatGate(result, names, formatForFile(f)));
+          for (const f of outputs) await writeFileAtomic(f, formatGate(result, names, formatForFile(f)), readFrom, '-o');
           process.exitCode = result.passed ? EXIT.OK : EXIT.FAIL;
         });
       } finally {

@@ -16,8 +16,27 @@ import { registerGate } from './gate.ts';
 import { registerIngest } from './ingest.ts';
 import { registerPerf } from './perf/index.ts';
 import { progressDisplay } from './progress.ts';
+import { removeOwned } from '../io/temp-files.ts';
 
 export const EXIT = { OK: 0, FAIL: 1, INPUT: 2, BUG: 3 } as const;
+
+/**
+ * Ctrl-C and SIGTERM stop the command with one line and leave no temporary file (the store being
+ * built, a half-written -o, a copy of a stream); the exit code is the shell's 128 + signal.
+ */
+let cleanUpInstalled = false;
+function cleanUpOnExit(): void {
+  if (cleanUpInstalled) return;
+  cleanUpInstalled = true;
+  process.once('exit', () => removeOwned());
+  for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+    process.once(sig, () => {
+      const removed = removeOwned();
+      process.stderr.write(`avpscope: interrupted by ${sig}: stopped${removed.length > 0 ? `, ${removed.length} temporary file(s) removed` : ''}; no output was replaced\n`);
+      process.exit(code);
+    });
+  }
+}
 
 /** Options every command that reads traces shares. */
 export function inputOptions(cmd: Command): Command {
@@ -43,6 +62,7 @@ export async function withInputs(inputs: string[], o: Record<string, unknown>, f
     assumeDriver: o.assumeDriver as 'linux' | 'none' | undefined,
     onProgress: progress?.update,
   }).finally(() => progress?.done());
+  if (opened.swept.length > 0) process.stderr.write(`avpscope: removed ${opened.swept.length} temporary file(s) left by a killed avpscope run: ${opened.swept.join(', ')}\n`);
   try {
     await fn(opened);
   } finally {
@@ -68,6 +88,7 @@ export function buildProgram(): Command {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  cleanUpOnExit();
   const program = buildProgram();
   try {
     await program.parseAsync(argv, { from: 'user' });

@@ -10,9 +10,9 @@
  * Both go through one zod schema, so the rules (known metric, its labels, a unit that fits it)
  * live in one place and every error names the file, the line and the key.
  */
-import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { InputError } from '../ingest/errors.ts';
+import { readTextBounded } from '../io/bounded-read.ts';
 import { findMetric, METRICS, type Metric, type Unit } from '../perf/metrics.ts';
 import { JsonSyntaxError, parseJsonWithLines } from './json-lines.ts';
 
@@ -42,6 +42,7 @@ export function parseLimit(raw: string | number, unit: Unit): number | string {
   const m = NUMBER.exec(s);
   if (!m) return `'${s}' is not a number`;
   const n = Number(m[0]);
+  if (!Number.isFinite(n)) return `'${m[0]}' is too large a number`;
   const suffix = s.slice(m[0].length).trim();
   if (unit === 'ns') {
     if (suffix === '' && n === 0) return 0;
@@ -130,16 +131,19 @@ function problemsOf(issues: readonly z.core.$ZodIssue[], prefix: PropertyKey[], 
   });
 }
 
+/** Problems listed in one error; the rest are counted. */
+const MAX_PROBLEMS = 20;
+
 function fail(file: string, problems: Problem[]): never {
   const [first, ...rest] = problems;
   const say = (p: Problem) => (p.key ? `${p.key}: ${p.message}` : p.message);
-  const more = rest.map((p) => `\n${file}:${p.line}: ${say(p)}`).join('');
+  const more = rest.slice(0, MAX_PROBLEMS - 1).map((p) => `\n${file}:${p.line}: ${say(p)}`).join('') + (problems.length > MAX_PROBLEMS ? `\n... and ${problems.length - MAX_PROBLEMS} more` : '');
   throw new InputError(say(first!) + more, file, first!.line);
 }
 
 /** Splits `metric{k=v,...} OP limit` into the fields the schema checks; null when it cannot. */
 function splitLine(s: string): { raw: Record<string, unknown> } | { error: string; key: string } {
-  const m = /^([^\s{<>=!]+)\s*(?:\{([^}]*)\})?\s*([<>=!]+)\s*(.*)$/.exec(s);
+  const m = /^([^\s{<>=!]+)\s*(?:\{([^}]*)\}\s*)?([<>=!]+)\s*(.*)$/.exec(s);
   if (!m) return { error: 'expected `metric{label=value,...} OP limit`, e.g. `blk.flush.p99 <= 20ms`', key: '' };
   const [, metric, labelText, op, limit] = m;
   const labels: Record<string, string> = {};
@@ -200,12 +204,9 @@ export function parseBudgets(text: string, file: string): Budget[] {
   return file.endsWith('.json') || text.trimStart().startsWith('{') ? parseBudgetJson(text, file) : parseBudgetText(text, file);
 }
 
+/** A budgets file is a few dozen lines: 1 MiB is far more than any needs. */
+const MAX_BUDGETS_BYTES = 1 << 20;
+
 export function loadBudgets(file: string): Budget[] {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new InputError(`cannot read the budgets file: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, file);
-  }
-  return parseBudgets(text, file);
+  return parseBudgets(readTextBounded(file, MAX_BUDGETS_BYTES, 'budgets file'), file);
 }

@@ -20,6 +20,9 @@ export interface LocatedJson {
   lineOf(path: readonly PropertyKey[]): number;
 }
 
+/** Deeper nesting is no budgets file, and would cost the parser its stack. */
+const MAX_DEPTH = 64;
+
 export function parseJsonWithLines(text: string): LocatedJson {
   const lines = new Map<string, number>();
   let i = 0;
@@ -58,6 +61,7 @@ export function parseJsonWithLines(text: string): LocatedJson {
   };
 
   const value = (path: JsonPath): unknown => {
+    if (path.length > MAX_DEPTH) fail(`nested deeper than ${MAX_DEPTH} levels`);
     space();
     lines.set(JSON.stringify(path), line);
     const c = text[i];

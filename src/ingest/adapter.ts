@@ -4,6 +4,7 @@
  * `LineParser`; `readLineSource` does the rest (batches, gzip, bad-line accounting).
  */
 import type { Event } from '../model/events.ts';
+import { guardTime } from './clock.ts';
 import { InputError } from './errors.ts';
 import { readLines } from './lines.ts';
 import type { Stats } from './stats.ts';
@@ -53,10 +54,15 @@ export interface LineParser {
 const MAX_BAD_LINE_SHOWN = 120;
 
 /**
- * Streams a line-oriented file through a parser. A file none of whose lines parse, or with more bad
- * lines than good ones, is not a usable trace: that is an InputError, raised when the file ends.
+ * Streams a line-oriented file through a parser, and its events through the time policy
+ * (clock.ts). A file none of whose lines parse, or with more bad lines than good ones, is not a
+ * usable trace: that is an InputError, raised when the file ends.
  */
-export async function* readLineSource(info: SourceInfo, parser: LineParser, stats: Stats, keepRaw = false): AsyncGenerator<Event[]> {
+export function readLineSource(info: SourceInfo, parser: LineParser, stats: Stats, keepRaw = false): AsyncGenerator<Event[]> {
+  return guardTime(info, stats, parseLines(info, parser, stats, keepRaw));
+}
+
+async function* parseLines(info: SourceInfo, parser: LineParser, stats: Stats, keepRaw: boolean): AsyncGenerator<Event[]> {
   let good = 0;
   let bad = 0;
   let firstBad: { line: number; why: string } | undefined;

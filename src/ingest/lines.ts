@@ -1,10 +1,17 @@
 /**
  * Files to text lines, streamed: plain or gzip (recognised by its magic bytes, not its name),
  * in batches so that the per-line cost stays a string split. Memory is bounded by one chunk.
+ *
+ * Streams (`-` for standard input, a FIFO, `<(zcat x.gz)`) are read once, from their first bytes
+ * on, never seeked: what is read is copied to a scratch file as it goes, so that a second reader
+ * (the sniffer's head, the clock alignment's first pass, the evidence lines) reads the copy and
+ * then goes on with the live stream where the first one stopped.
  */
-import { createReadStream } from 'node:fs';
-import { open, stat } from 'node:fs/promises';
+import { constants as fsc, createReadStream, openSync, readSync, writeSync, type ReadStream } from 'node:fs';
+import { access, open, stat } from 'node:fs/promises';
+import { Readable } from 'node:stream';
 import { createGunzip, gunzipSync, constants as zc } from 'node:zlib';
+import { scratchFile } from '../io/temp-files.ts';
 import { InputError } from './errors.ts';
 
 export interface LineBatch {
@@ -17,15 +24,92 @@ export interface LineBatch {
 
 const CHUNK = 1 << 20;
 
+/** The name standard input goes by among the inputs. */
+export const STDIN = '-';
+
+/** A stream being read: the copy of what was read so far, and the live rest. */
+interface Spool {
+  path: string;
+  fd: number;
+  size: number;
+  rest: AsyncIterator<Buffer>;
+  ended: boolean;
+}
+
+const spools = new Map<string, Spool>();
+
+/** True for standard input, FIFOs, sockets and character devices: inputs that cannot be seeked. */
+export async function isStream(file: string): Promise<boolean> {
+  if (file === STDIN || spools.has(file)) return true;
+  try {
+    const st = await stat(file);
+    return !st.isFile() && !st.isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+function spoolOf(file: string): Spool {
+  let s = spools.get(file);
+  if (!s) {
+    const source = file === STDIN ? process.stdin : createReadStream(file, { highWaterMark: CHUNK });
+    const path = scratchFile('stream');
+    s = { path, fd: openSync(path, 'w+'), size: 0, rest: (source as AsyncIterable<Buffer>)[Symbol.asyncIterator](), ended: false };
+    spools.set(file, s);
+  }
+  return s;
+}
+
+/** The bytes of a stream from its start: the copy first, then the live stream (copied as it goes). */
+async function* streamChunks(file: string): AsyncGenerator<Buffer> {
+  const s = spoolOf(file);
+  let pos = 0;
+  for (;;) {
+    if (pos < s.size) {
+      const b = Buffer.allocUnsafe(Math.min(CHUNK, s.size - pos));
+      const n = readSync(s.fd, b, 0, b.length, pos);
+      pos += n;
+      yield b.subarray(0, n);
+      continue;
+    }
+    if (s.ended) return;
+    let r;
+    try {
+      r = await s.rest.next();
+    } catch (e) {
+      s.ended = true;
+      throw e;
+    }
+    if (r.done) {
+      s.ended = true;
+      return;
+    }
+    const chunk = typeof r.value === 'string' ? Buffer.from(r.value) : r.value;
+    writeSync(s.fd, chunk, 0, chunk.length, s.size);
+    s.size += chunk.length;
+    pos = s.size;
+    yield chunk;
+  }
+}
+
+/** The bytes of a file or a stream, from the start. */
+export async function byteStream(file: string): Promise<Readable> {
+  return (await isStream(file)) ? Readable.from(streamChunks(file)) : createReadStream(file, { highWaterMark: CHUNK });
+}
+
 export async function assertReadableFile(file: string): Promise<number> {
+  if (file === STDIN) return -1;
   let st;
   try {
     st = await stat(file);
+    await access(file, fsc.R_OK);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new InputError(code === 'ENOENT' ? 'no such file' : `cannot read (${code ?? String(e)})`, file);
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' || code === 'EPERM' ? `permission denied (${code}): avpscope may not read it` : `cannot read (${code ?? String(e)})`;
+    throw new InputError(why, file);
   }
   if (st.isDirectory()) throw new InputError('is a directory, not a trace file', file);
+  if (!st.isFile()) return -1;
   if (st.size === 0) throw new InputError('empty file: no trace in it', file);
   return st.size;
 }
@@ -35,7 +119,17 @@ function isGzip(head: Buffer): boolean {
 }
 
 async function readRaw(file: string, bytes: number): Promise<Buffer> {
-  await assertReadableFile(file);
+  if ((await assertReadableFile(file)) < 0) {
+    const parts: Buffer[] = [];
+    let n = 0;
+    for await (const c of streamChunks(file)) {
+      parts.push(c);
+      n += c.length;
+      if (n >= bytes) break;
+    }
+    if (n === 0) throw new InputError('empty: nothing came from this stream', file);
+    return Buffer.concat(parts).subarray(0, bytes);
+  }
   const fh = await open(file, 'r');
   try {
     const raw = Buffer.alloc(bytes);
@@ -49,7 +143,7 @@ async function readRaw(file: string, bytes: number): Promise<Buffer> {
 /** The first bytes of a file, decompressed if it is gzip: what sniffers look at. */
 export async function readHead(file: string, bytes = 4096): Promise<Buffer> {
   const head = await readRaw(file, 64 * 1024);
-    if (!isGzip(head)) return head.subarray(0, bytes);
+  if (!isGzip(head)) return head.subarray(0, bytes);
   try {
     // a partial gzip member: ask zlib for what it can give without requiring the end
     return gunzipSync(head, { finishFlush: zc.Z_SYNC_FLUSH }).subarray(0, bytes);
@@ -64,7 +158,7 @@ export const bytesRead = { n: 0 };
 /** Text lines of a file, plain or gzip, in batches. Errors name the file and the last good line. */
 export async function* readLines(file: string): AsyncGenerator<LineBatch> {
   const head = await readRaw(file, 2);
-  const fileStream = createReadStream(file, { highWaterMark: CHUNK });
+  const fileStream = await byteStream(file);
   const stream = isGzip(head) ? fileStream.pipe(createGunzip({ chunkSize: CHUNK })) : fileStream;
   if (stream !== fileStream) fileStream.on('error', (e) => stream.destroy(e));
   // decode up to the last newline of each chunk: whole lines are whole UTF-8 characters
@@ -73,8 +167,10 @@ export async function* readLines(file: string): AsyncGenerator<LineBatch> {
   let seen = 0;
   try {
     for await (const raw of stream as AsyncIterable<Buffer>) {
-      bytesRead.n += fileStream.bytesRead - seen;
-      seen = fileStream.bytesRead;
+      // a file's stream counts what it read (compressed bytes for gzip); a pipe's total is unknown anyway
+      const read = (fileStream as Partial<ReadStream>).bytesRead ?? seen;
+      bytesRead.n += read - seen;
+      seen = read;
       const chunk = carry ? Buffer.concat([carry, raw]) : raw;
       const end = chunk.lastIndexOf(10);
       if (end < 0) {

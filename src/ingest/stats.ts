@@ -10,6 +10,8 @@ export const STAT_DECLARATIONS = {
   'event.ignored': { severity: 'info', description: 'known events that carry nothing the model uses (listed by name)' },
   'event.invalid': { severity: 'error', description: 'events whose fields break the canonical schema or hold absurd values' },
   'events.lost': { severity: 'data-loss', description: 'events the tracer itself dropped (ftrace: CPU:N [LOST n EVENTS]); the lines around them lack their partners' },
+  'time.dropped': { severity: 'error', description: 'events whose timestamp is more than a second off the lines before and after them (a corrupt burst): dropped' },
+  'pair.broken': { severity: 'error', description: 'pairings (a request and its completion, a command and its response, an underrun and its end) whose end is stamped before its start: no latency is taken from them' },
   'time.backwards': { severity: 'info', description: 'events stamped earlier than the previous one of the same file (kept in file order)' },
   'attribution.unresolved': { severity: 'info', description: 'events that name no device and could not be attributed to one' },
 } as const satisfies Record<string, { severity: 'info' | 'error' | 'data-loss'; description: string }>;
@@ -35,6 +37,29 @@ const MAX_SAMPLES = 5;
 
 export class Stats {
   private readonly entries = new Map<StatName, StatEntry>();
+  /** per file, the lines (ascending) where its clock steps: no latency may span one */
+  private readonly steps = new Map<string, number[]>();
+
+  /** Marks a line where the file's clock jumps back, or forward again after going back. */
+  clockStep(file: string, line: number): void {
+    let l = this.steps.get(file);
+    if (!l) this.steps.set(file, (l = []));
+    l.push(line);
+  }
+
+  /** The first clock step of `file` after line `from` and at or before line `to`, if any. */
+  stepBetween(file: string, from: number, to: number): number | undefined {
+    const l = this.steps.get(file);
+    if (!l) return undefined;
+    let lo = 0;
+    let hi = l.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (l[mid]! <= from) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo < l.length && l[lo]! <= to ? l[lo] : undefined;
+  }
 
   add(name: StatName, file: string, line: number, detail: string, key?: string): void {
     let e = this.entries.get(name);

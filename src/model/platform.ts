@@ -419,6 +419,11 @@ export class Platform {
       }
     }
     if (op === 'read' && bytes === null) bytes = Math.max(0, c.len - 1);
+    const broken = brokenPair(this.stats, c.pop, c.fill);
+    if (broken !== undefined) {
+      this.stats.add('pair.broken', c.fill.src?.file ?? '?', c.fill.src?.line ?? 0, `${dev} queue ${q.index ?? '?'} element ${c.elem} (taken at line ${c.pop.src?.line ?? '?'}): ${broken}: no latency`);
+      return;
+    }
     this.onSpan({
       vm: v.name,
       dev,
@@ -457,4 +462,19 @@ export class Platform {
       }
     }
   }
+}
+
+/**
+ * Why a pairing of two events gives no honest duration: its end stamped before its start, or a
+ * step of the file's clock between them (src/ingest/clock.ts). Undefined when it is sound.
+ */
+export function brokenPair(stats: Stats, start: { ts: number; src?: { file: string; line: number } }, end: { ts: number; src?: { file: string; line: number } }): string | undefined {
+  if (end.ts < start.ts) return `ends ${((start.ts - end.ts) / 1e3).toFixed(0)} µs before it starts`;
+  const a = start.src;
+  const b = end.src;
+  if (a && b && a.file === b.file) {
+    const step = stats.stepBetween(a.file, Math.min(a.line, b.line), Math.max(a.line, b.line));
+    if (step !== undefined) return `the clock steps at line ${step}, between its start and its end`;
+  }
+  return undefined;
 }

@@ -2,13 +2,13 @@
  * The store written by a worker thread (store-worker.ts): rows are gathered here column by column
  * and sent in batches, and DuckDB appends them on the second core while this thread goes on with
  * the replay. Only a bounded number of batches is ever in flight (flushSome), so memory stays flat.
- * Paths, temporary file and the final rename are this thread's, as for StoreWriter.
+ * The target (checks, lock, temporary file, the final rename) is this thread's, as for StoreWriter.
  */
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { InputError } from '../ingest/errors.ts';
-import { openStore, removeDb, replaceDb, tmpPathOf, type RowWriter, type StoreHandle, type StoreWriting } from './store.ts';
+import { dropTarget, installTarget, openStore, takeTarget, type RowWriter, type StoreHandle, type StoreTarget, type StoreWriting } from './store.ts';
 import type { StoreReply, StoreRequest } from './store-worker.ts';
 import type { TableDecl } from './tables.ts';
 
@@ -63,8 +63,7 @@ export class ThreadedStoreWriter implements StoreWriting {
   workerCpuSeconds: number | undefined;
 
   private constructor(
-    readonly path: string,
-    private readonly tmp: string,
+    private readonly target: StoreTarget,
     private readonly worker: Worker,
   ) {
     worker.on('message', (r: StoreReply) => {
@@ -81,17 +80,19 @@ export class ThreadedStoreWriter implements StoreWriting {
     worker.on('exit', (code) => this.fail(new Error(`the store's worker stopped (exit ${code})`)));
   }
 
-  static async create(path: string): Promise<ThreadedStoreWriter> {
-    const tmp = tmpPathOf(path);
-    removeDb(tmp);
-    const w = new ThreadedStoreWriter(path, tmp, startWorker());
+  static async create(path: string, inputs: readonly string[] = []): Promise<ThreadedStoreWriter> {
+    const w = new ThreadedStoreWriter(await takeTarget(path, inputs), startWorker());
     try {
-      await w.request({ op: 'open', file: tmp, shown: path });
+      await w.request({ op: 'open', file: w.target.tmp, shown: path });
     } catch (e) {
       w.abort();
       throw e;
     }
     return w;
+  }
+
+  get swept(): string[] {
+    return this.target.swept;
   }
 
   private fail(e: Error): void {
@@ -142,14 +143,14 @@ export class ThreadedStoreWriter implements StoreWriting {
     for (const w of this.writers) w.send();
     await this.request({ op: 'close' });
     await this.worker.terminate();
-    replaceDb(this.tmp, this.path);
-    return openStore(this.path);
+    await installTarget(this.target);
+    return openStore(this.target.path);
   }
 
   /** Drops the unfinished database once the worker has closed it; the one at `path` is untouched. */
   abort(): void {
     const done = () => {
-      removeDb(this.tmp);
+      dropTarget(this.target);
       void this.worker.terminate();
     };
     if (this.failure) return done();

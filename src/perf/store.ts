@@ -3,10 +3,18 @@
  * to the target and renamed over it only when complete, so a failed or interrupted ingest leaves
  * any earlier database as it was. Rows go in through the Appender, a data chunk (at most 2048
  * rows) at a time.
+ *
+ * Only a store replaces a store: the target must be missing or a database avpscope wrote (its
+ * `meta` table says so), not an input, not held open by another process, and not being written by
+ * another avpscope (`<store>.lock` holds its pid). Both writers (this thread's and the worker's in
+ * store-client.ts) go through one StoreTarget for that.
  */
-import { existsSync, renameSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import type { DuckDBAppender, DuckDBConnection, DuckDBDataChunk, DuckDBInstance, DuckDBType, DuckDBVector } from '@duckdb/node-api';
 import { InputError } from '../ingest/errors.ts';
+import { ADAPTERS } from '../ingest/registry.ts';
+import { checkOutputPath } from '../io/atomic-write.ts';
+import { own, pidAlive, release, removeTemp, sweepStale, tempBeside } from '../io/temp-files.ts';
 import { ALL_TABLES, ddl, type Column, type ColumnType, type TableDecl } from './tables.ts';
 
 type DuckDBModule = typeof import('@duckdb/node-api');
@@ -119,6 +127,8 @@ export interface StoreWriting {
   abort(): void;
   /** CPU seconds of the thread that wrote the store, when it was not this one (after commit) */
   readonly workerCpuSeconds?: number;
+  /** temporary files of killed runs removed before this one started */
+  readonly swept: string[];
 }
 
 /** A DuckDB database being written: the core tables, and a bulk writer per table. */
@@ -175,30 +185,66 @@ export class DbWriter {
   }
 }
 
-/** The file a new store is built in before it replaces `path`. */
-export function tmpPathOf(path: string): string {
-  return path === MEMORY ? MEMORY : `${path}.tmp-${process.pid}`;
+/** Where a new store is built (`tmp`) before it replaces `path`, and what guards it meanwhile. */
+export interface StoreTarget {
+  path: string;
+  tmp: string;
+  lock: string | undefined;
+  /** temporary files of killed runs removed on the way */
+  swept: string[];
 }
 
-/** Puts the completed database `tmp` in place of `path`. */
-export function replaceDb(tmp: string, path: string): void {
-  removeDb(path);
-  renameSync(tmp, path);
+/**
+ * Checks that `path` may become a store (see the header) and takes it: its lock, and a temporary
+ * file beside it. `inputs` are the files being read: the store is never one of them.
+ */
+export async function takeTarget(path: string, inputs: readonly string[]): Promise<StoreTarget> {
+  if (path === MEMORY) return { path, tmp: MEMORY, lock: undefined, swept: sweepStale() };
+  checkOutputPath(path, inputs, '--db');
+  await assertReplaceable(path);
+  const swept: string[] = [];
+  const lock = takeLock(path, swept);
+  swept.push(...sweepStale(path));
+  return { path, tmp: tempBeside(path), lock, swept };
+}
+
+/** Puts the completed database in place of the target's path. */
+export async function installTarget(t: StoreTarget): Promise<void> {
+  // someone may have opened the old store while this one was built
+  await assertReplaceable(t.path);
+  if (existsSync(`${t.path}.wal`)) rmSync(`${t.path}.wal`, { force: true });
+  renameSync(t.tmp, t.path);
+  removeTemp(t.tmp);
+  release(t.tmp);
+  dropLock(t.lock);
+}
+
+/** Drops the unfinished database; the one at the target's path, if any, is untouched. */
+export function dropTarget(t: StoreTarget): void {
+  if (t.tmp !== MEMORY) removeTemp(t.tmp);
+  dropLock(t.lock);
 }
 
 /** The store written in this thread: in memory (kept open for reading), or the reference path. */
 export class StoreWriter implements StoreWriting {
   private constructor(
-    readonly path: string,
-    private readonly tmp: string,
+    private readonly target: StoreTarget,
     private readonly db: DbWriter,
   ) {}
 
   /** Starts a new database that will replace `path` on commit (`:memory:`: a database in memory). */
-  static async create(path: string): Promise<StoreWriter> {
-    const tmp = tmpPathOf(path);
-    if (tmp !== MEMORY) removeDb(tmp);
-    return new StoreWriter(path, tmp, await DbWriter.open(tmp, path));
+  static async create(path: string, inputs: readonly string[] = []): Promise<StoreWriter> {
+    const target = await takeTarget(path, inputs);
+    try {
+      return new StoreWriter(target, await DbWriter.open(target.tmp, path));
+    } catch (e) {
+      dropTarget(target);
+      throw e;
+    }
+  }
+
+  get swept(): string[] {
+    return this.target.swept;
   }
 
   table<Row>(decl: TableDecl<Row>): Promise<TableWriter<Row>> {
@@ -218,24 +264,102 @@ export class StoreWriter implements StoreWriting {
 
   /** Makes the new database the one at `path`. An in-memory database stays open for reading. */
   async commit(): Promise<StoreHandle> {
-    if (this.path === MEMORY) {
+    if (this.target.path === MEMORY) {
       this.db.closeWriters();
       return { conn: this.db.conn, close: () => this.abort() };
     }
     await this.db.close();
-    replaceDb(this.tmp, this.path);
-    return openStore(this.path);
+    await installTarget(this.target);
+    return openStore(this.target.path);
   }
 
   /** Drops the unfinished database; the one at `path`, if any, is untouched. */
   abort(): void {
     this.db.abort();
-    if (this.tmp !== MEMORY) removeDb(this.tmp);
+    dropTarget(this.target);
   }
 }
 
-export function removeDb(path: string): void {
-  for (const p of [path, `${path}.wal`]) if (existsSync(p)) rmSync(p, { force: true });
+/** What a file is, for a message that refuses to replace it. */
+function whatItIs(path: string): string {
+  const head = Buffer.alloc(4096);
+  let n = 0;
+  try {
+    const fd = openSync(path, 'r');
+    try {
+      n = readSync(fd, head, 0, head.length, 0);
+    } finally {
+      closeSync(fd);
+    }
+  } catch (e) {
+    return `a file avpscope cannot read (${(e as NodeJS.ErrnoException).code})`;
+  }
+  const b = head.subarray(0, n);
+  if (n === 0) return 'an empty file';
+  if (b[0] === 0x1f && b[1] === 0x8b) return 'gzip data (a compressed trace?)';
+  const text = b.toString('utf8');
+  const a = ADAPTERS.find((x) => x.sniff(text, b));
+  if (a) return `a trace (${a.name})`;
+  return b.includes(0) ? 'binary data' : 'a text file';
+}
+
+const heldMessage = (msg: string) => `held by another process (${msg.split('\n')[0]}); it is not replaced while in use`;
+
+/**
+ * Refuses a target that is not a missing file or an avpscope store, or that another process holds
+ * open (DuckDB's lock: a reader holds a shared lock, a writer an exclusive one).
+ */
+async function assertReplaceable(path: string): Promise<void> {
+  if (!existsSync(path)) return;
+  const refuse = (what: string) => new InputError(`--db: refusing to replace it: it is ${what}, not an avpscope store (--db takes a new file or a store avpscope wrote)`, path);
+  const head = Buffer.alloc(16);
+  const fd = openSync(path, 'r');
+  try {
+    readSync(fd, head, 0, 16, 0);
+  } finally {
+    closeSync(fd);
+  }
+  if (!looksLikeDuckDb(head)) throw refuse(whatItIs(path));
+  let store: StoreHandle;
+  try {
+    store = await openStore(path);
+  } catch (e) {
+    const msg = (e as InputError).message;
+    if (/locked/.test(msg)) throw new InputError(`--db: ${heldMessage(msg)}`, path);
+    throw refuse(/not one avpscope wrote/.test(msg) ? "another program's DuckDB database (no avpscope meta table)" : 'a damaged DuckDB database');
+  }
+  store.close();
+  // a reader elsewhere holds a shared lock: opening for writing is what finds it
+  try {
+    const probe = await (await duckdb()).DuckDBInstance.create(path, INSTANCE_OPTIONS);
+    probe.closeSync();
+  } catch (e) {
+    throw new InputError(`--db: ${heldMessage((e as Error).message)}`, path);
+  }
+}
+
+/** `<store>.lock` with our pid: one avpscope writes a store at a time. A dead owner's lock is stale. */
+function takeLock(path: string, swept: string[]): string {
+  const lock = `${path}.lock`;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      writeFileSync(lock, `${process.pid}\n`, { flag: 'wx' });
+      own(lock);
+      return lock;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw new InputError(`--db: cannot take the lock ${lock} (${(e as NodeJS.ErrnoException).code})`, path);
+    }
+    const pid = Number.parseInt(readFileSync(lock, 'utf8'), 10);
+    if (Number.isInteger(pid) && pidAlive(pid)) throw new InputError(`--db: another avpscope (pid ${pid}) is writing this store (lock ${lock})`, path);
+    rmSync(lock, { force: true });
+    swept.push(lock);
+  }
+}
+
+function dropLock(lock: string | undefined): void {
+  if (lock === undefined) return;
+  rmSync(lock, { force: true });
+  release(lock);
 }
 
 export interface StoreHandle {

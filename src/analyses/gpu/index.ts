@@ -12,6 +12,7 @@ import { GPU_CMD, gpuCodeName } from '../../model/devices/gpu-codes.ts';
 import type { Event, EventOf } from '../../model/events.ts';
 import { refOf, type Ref } from '../../model/observations.ts';
 import type { Chain } from '../../model/virtqueue/chain.ts';
+import { brokenPair } from '../../model/platform.ts';
 import type { TableDecl } from '../../perf/tables.ts';
 import type { Analysis, AnalysisContext, RowSink } from '../analysis.ts';
 import { announcingInterrupt, KickPairing } from '../kick-pairing.ts';
@@ -77,7 +78,7 @@ class GpuRun {
   private nextId = 0;
 
   constructor(
-    ctx: AnalysisContext,
+    private readonly ctx: AnalysisContext,
     private readonly sink: RowSink,
   ) {
     for (const g of ctx.alignments) this.vms.set(g.vm, new VmState(g.vm, g.alignment.available ? g.alignment.deviceMap : []));
@@ -227,13 +228,21 @@ class GpuRun {
       t_interrupt: g?.interrupt?.ts ?? null,
       t_get_buf: g?.getBuf?.ts ?? null,
       t_response: resp?.ref.ts ?? null,
-      guest_ns: g && resp ? resp.ref.ts - g.queued.ts : null,
-      host_ns: hostSeen && c?.fill ? c.fill.ts - c.pop.ts : null,
+      guest_ns: g && resp ? this.latency(g.queued, resp.ref, 'guest') : null,
+      host_ns: hostSeen && c?.fill ? this.latency(c.pop, c.fill, 'QEMU') : null,
       guest_file: g?.queued.src?.file ?? null,
       queue_line: g?.queued.src?.line ?? null,
       host_file: c?.pop.src?.file ?? null,
       process_line: h?.process?.src?.line ?? null,
     });
+  }
+
+  /** end − start, or null (and a broken pair counted) when the pairing is broken */
+  private latency(start: { ts: number; src?: { file: string; line: number } }, end: { ts: number; src?: { file: string; line: number } }, side: string): number | null {
+    const broken = brokenPair(this.ctx.stats, start, end);
+    if (broken === undefined) return end.ts - start.ts;
+    this.ctx.stats.add('pair.broken', end.src?.file ?? '?', end.src?.line ?? 0, `GPU command, ${side} view (sent at line ${start.src?.line ?? '?'}): ${broken}: no latency`);
+    return null;
   }
 
   finish(): void {

@@ -67,6 +67,7 @@ class SoundRun implements AnalysisRun {
       period: (r) => sink.add(PCM_PERIODS, r),
       tick: (r) => sink.add(PCM_TICKS, r),
       xrun: (r) => sink.add(PCM_XRUNS, r),
+      broken: (at, detail) => ctx.stats.add('pair.broken', at.src?.file ?? '?', at.src?.line ?? 0, detail),
     };
   }
 

@@ -27,6 +27,8 @@ export interface SessionSink {
   period(r: PcmPeriodRow): void;
   tick(r: PcmTickRow): void;
   xrun(r: PcmXrunRow): void;
+  /** a pairing whose end is stamped before its start: counted, never a negative duration */
+  broken(at: Ref, detail: string): void;
 }
 
 /** What the host's audio timer says, for the VM of the session. */
@@ -231,6 +233,10 @@ export class PcmSession {
     const t = this.tick;
     if (!t) return;
     this.tick = undefined;
+    if (t.interval !== null && t.interval < 0) {
+      this.sink.broken(t.ref, `period tick of stream ${this.key.stream} stamped ${(-t.interval / 1e3).toFixed(0)} µs before the one it follows: no interval`);
+      t.interval = null;
+    }
     if (t.interval !== null) this.clock.add(t.interval, t.periods);
     this.sink.tick({
       ...this.key,
@@ -256,6 +262,10 @@ export class PcmSession {
   }
 
   private record(x: Xrun): void {
+    if (x.end < x.start) {
+      this.sink.broken(x.ref, `${x.kind} of stream ${this.key.stream} ends ${((x.start - x.end) / 1e3).toFixed(0)} µs before it starts: not counted`);
+      return;
+    }
     if (x.kind === 'underrun') this.n.underruns++;
     else this.n.overruns++;
     this.n.starved += x.end - x.start;

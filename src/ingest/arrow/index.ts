@@ -15,7 +15,6 @@
  *
  * Metadata keys: `avpscope` = "events/1", `origin_ns`, `view`, `vm`, `producer`.
  */
-import { createReadStream } from 'node:fs';
 import {
   Dictionary, Int32, Int64, RecordBatchReader, RecordBatchStreamWriter, Schema, Field, Utf8, vectorFromArray, makeData,
   RecordBatch, Struct, type Vector,
@@ -25,6 +24,8 @@ import { z } from 'zod';
 import { COMMON_FIELDS, Event, SourceHeader } from '../../model/events.ts';
 import type { Adapter, OpenOptions, OpenedSource, SourceInfo } from '../adapter.ts';
 import { InputError } from '../errors.ts';
+import { byteStream } from '../lines.ts';
+import { guardTime } from '../clock.ts';
 import type { Stats } from '../stats.ts';
 
 const FORMAT_TAG = 'events/1';
@@ -56,18 +57,20 @@ export const arrowAdapter: Adapter = {
   sniff: (_text, bytes) => looksLikeArrow(bytes),
   open(opts: OpenOptions): OpenedSource {
     const info: SourceInfo = { file: opts.file, format: 'arrow', view: 'host', vm: opts.vm, originNs: 0n, timed: true, events: 0, lines: 0 };
-    return { info, batches: readArrow(info, opts.stats) };
+    return { info, batches: guardTime(info, opts.stats, readArrow(info, opts.stats)) };
   },
 };
 
 async function* readArrow(info: SourceInfo, stats: Stats): AsyncGenerator<Event[]> {
   let reader;
   try {
-    reader = await RecordBatchReader.from(createReadStream(info.file));
+    reader = await RecordBatchReader.from(await byteStream(info.file));
     await reader.open();
   } catch (e) {
     throw new InputError(`not a readable Arrow IPC file (${(e as Error).message})`, info.file);
   }
+  // an empty or cut stream opens without a schema
+  if (!reader.schema) throw new InputError('not a readable Arrow IPC file (no schema: empty or cut)', info.file);
   const meta = reader.schema.metadata;
   if (meta.get('avpscope') !== FORMAT_TAG) throw new InputError(`an Arrow file, but not avpscope events (schema metadata avpscope=${meta.get('avpscope') ?? 'absent'})`, info.file);
   const header = SourceHeader.safeParse({ format: 'avpscope-events', version: 1, origin_ns: meta.get('origin_ns'), view: meta.get('view'), vm: meta.get('vm') });
@@ -87,6 +90,11 @@ async function* readArrow(info: SourceInfo, stats: Stats): AsyncGenerator<Event[
       const [ts, kind, vm, dev, view, file, line, cpu, inferred, raw, fields] = ['ts', 'kind', 'vm', 'dev', 'view', 'file', 'line', 'cpu', 'inferred', 'raw', 'fields'].map(col);
       for (let i = 0; i < batch.numRows; i++) {
         row++;
+        const t = ts!.get(i);
+        if (t === null || t === undefined) {
+          stats.add('line.malformed', info.file, row, 'ts: null (every event needs its time)');
+          continue;
+        }
         let parsed: unknown;
         try {
           parsed = JSON.parse(fields!.get(i) as string);
@@ -96,7 +104,7 @@ async function* readArrow(info: SourceInfo, stats: Stats): AsyncGenerator<Event[
         }
         const candidate = {
           ...(parsed as object),
-          ts: Number(ts!.get(i)),
+          ts: Number(t),
           kind: kind!.get(i),
           vm: vm?.get(i) ?? info.vm,
           dev: dev?.get(i) ?? undefined,
@@ -120,7 +128,7 @@ async function* readArrow(info: SourceInfo, stats: Stats): AsyncGenerator<Event[
     }
   } catch (e) {
     if (e instanceof InputError) throw e;
-    throw new InputError(`damaged Arrow data after row ${row} (${(e as Error).message})`, info.file, row);
+    throw new InputError(`damaged Arrow data after row ${row} (${(e as Error).message})`, info.file, row > 0 ? row : undefined);
   }
   if (good === 0 || row - good > good) throw new InputError(`not a usable arrow trace: ${good} good rows, ${row - good} bad`, info.file);
 }

@@ -9,7 +9,7 @@
 import type { Event } from '../../model/events.ts';
 import type { Adapter, LineParser, OpenOptions, OpenedSource, SourceInfo } from '../adapter.ts';
 import { readLineSource } from '../adapter.ts';
-import { SourceClock } from '../clock.ts';
+import { SourceClock, TIMESTAMP_TOO_LARGE } from '../clock.ts';
 import type { Stats } from '../stats.ts';
 import { FTRACE_EVENTS } from './parse.ts';
 import { looksLikeFtrace, tokenize } from './tokenize.ts';
@@ -38,7 +38,7 @@ export class FtraceLineParser implements LineParser {
     private readonly info: SourceInfo,
     private readonly stats: Stats,
   ) {
-    this.clock = new SourceClock(info, stats);
+    this.clock = new SourceClock(info);
   }
 
   parseLine(line: string, lineNo: number, out: Event[]): string | undefined {
@@ -51,8 +51,8 @@ export class FtraceLineParser implements LineParser {
     }
     const r = t.rec;
     if (!Number.isSafeInteger(r.sec)) return 'bad timestamp';
-    const ts = this.clock.stamp(r.sec, r.ns, lineNo);
-    if (ts === undefined) return undefined;
+    const ts = this.clock.stamp(r.sec, r.ns);
+    if (ts === undefined) return TIMESTAMP_TOO_LARGE;
 
     const mapper = FTRACE_EVENTS[r.event];
     if (mapper === undefined) {

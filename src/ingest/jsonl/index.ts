@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { Event, SourceHeader } from '../../model/events.ts';
 import type { Adapter, LineParser, OpenOptions, OpenedSource, SourceInfo } from '../adapter.ts';
 import { readLineSource } from '../adapter.ts';
+import { InputError } from '../errors.ts';
 
 export const jsonlAdapter: Adapter = {
   name: 'jsonl',
@@ -19,9 +20,15 @@ export const jsonlAdapter: Adapter = {
       file: opts.file, format: 'jsonl', view: 'host', vm: opts.vm,
       originNs: 0n, timed: true, events: 0, lines: 0,
     };
-    return { info, batches: readLineSource(info, new JsonlLineParser(info), opts.stats, opts.keepRaw) };
+    return { info, batches: withEvents(info, readLineSource(info, new JsonlLineParser(info), opts.stats, opts.keepRaw)) };
   },
 };
+
+/** A header alone is a file without a trace in it. */
+async function* withEvents(info: SourceInfo, batches: AsyncIterable<Event[]>): AsyncGenerator<Event[]> {
+  yield* batches;
+  if (info.events === 0) throw new InputError('a JSON Lines header and no event: no trace in it', info.file);
+}
 
 class JsonlLineParser implements LineParser {
   constructor(private readonly info: SourceInfo) {}

@@ -6,7 +6,7 @@
 import type { Event } from '../../model/events.ts';
 import type { Adapter, LineParser, OpenOptions, OpenedSource, SourceInfo } from '../adapter.ts';
 import { readLineSource } from '../adapter.ts';
-import { SourceClock } from '../clock.ts';
+import { SourceClock, TIMESTAMP_TOO_LARGE } from '../clock.ts';
 import type { Stats } from '../stats.ts';
 import { compileDeclaration, parseArgs, type CompiledFormat } from './format.ts';
 import { QEMU_EVENTS, type QemuEventSpec } from './events.ts';
@@ -63,7 +63,7 @@ class QemuLineParser implements LineParser {
     private readonly info: SourceInfo,
     private readonly stats: Stats,
   ) {
-    this.clock = new SourceClock(info, stats);
+    this.clock = new SourceClock(info);
   }
 
   parseLine(line: string, lineNo: number, out: Event[]): string | undefined {
@@ -103,8 +103,8 @@ class QemuLineParser implements LineParser {
     if (!args) return `arguments do not match ${name}'s declared format`;
 
     // a line without the PID@time prefix carries no time: it happened at the clock's last reading
-    const ts = sec < 0 ? this.clock.now : this.clock.stamp(sec, ns, lineNo);
-    if (ts === undefined) return undefined;
+    const ts = sec < 0 ? this.clock.now : this.clock.stamp(sec, ns);
+    if (ts === undefined) return TIMESTAMP_TOO_LARGE;
 
     const { spec } = ev;
     if (spec.provesType) {
