@@ -373,3 +373,21 @@ it('gzip on standard input is sniffed from its first bytes', () => {
   expect(r.code).toBe(0);
   expect(r.out.split('\n')[0]).toMatch(/"format":"avpscope-events"/);
 });
+
+// found by the long campaign: a DriverFeaturesSel of 2^40 made the feature set a BigInt too large to exist (exit 3)
+it('a feature word selector of 2^40 is no crash', async () => {
+  const dir = tempDir();
+  const w = (ts: number, offset: number, value: number) => JSON.stringify({ ts, kind: 'mmio.write', dev: 'blk0', offset, value });
+  const st = (ts: number, value: number) => JSON.stringify({ ts, kind: 'status', dev: 'blk0', value });
+  const file = writeTrace(dir, 'sel.jsonl', [
+    JSON.stringify({ ts: 0, kind: 'device', dev: 'blk0', device_id: 2, name: 'virtio-blk-device', transport: 'mmio' }),
+    st(10, 1), st(20, 3), w(30, 0x24, 2 ** 40), w(40, 0x20, 1), w(50, 0x24, 0), w(60, 0x20, 0x200), st(70, 11), st(80, 15),
+  ]);
+  const r = await ingest({ files: [file], db: ':memory:' });
+  try {
+    // the word behind the absurd selector holds no feature; the one of word 0 (FLUSH, bit 9) counts
+    expect(await queryRows(r.store.conn, 'SELECT features_accepted FROM devices')).toEqual([{ features_accepted: '0x200' }]);
+  } finally {
+    r.store.close();
+  }
+});

@@ -3,6 +3,9 @@
  * one driver's life with the device: from a reset (status 0) to the next. One device may meet
  * several drivers in a trace (firmware, then the OS).
  */
+
+/** feature words a driver can select that may hold a feature (VIRTIO defines bits below 128) */
+const MAX_FEATURE_WORDS = 64;
 import type { Ref } from '../observations.ts';
 
 export const STATUS = {
@@ -72,7 +75,9 @@ export class Session {
     const bySel = new Map<number, FeatureWord>();
     for (const w of words) bySel.set(w.sel, w);
     let bits = 0n;
-    for (const w of bySel.values()) bits |= BigInt(w.value >>> 0) << BigInt(32 * w.sel);
+    // a selector past the words VIRTIO defines (a corrupt or hostile trace) holds no feature: a
+    // shift by 32 × 2^40 bits would not fit any integer
+    for (const w of bySel.values()) if (w.sel < MAX_FEATURE_WORDS) bits |= BigInt(w.value >>> 0) << BigInt(32 * w.sel);
     const refs = [...bySel.values()].sort((a, b) => a.sel - b.sel).map((w) => w.ref);
     // the evidence for one bit is the write of the word that holds it
     return { bits, refs, refFor: (bit) => (bySel.has(bit >> 5) ? [bySel.get(bit >> 5)!.ref] : refs) };
