@@ -25,8 +25,17 @@ export function observationKey(vm: string, dev: string, code: ObservationCode): 
   return `${vm}\u0000${dev}\u0000${code}`;
 }
 
+/** A device of the VM that is not a virtio device (an emulated NIC), as far as its events say. */
+export interface ForeignDevice {
+  name: string;
+  class?: string;
+  first: Ref;
+}
+
 class VmModel {
   readonly devices = new Map<string, Device>();
+  /** devices that are not virtio devices, by model name */
+  readonly nonVirtio = new Map<string, ForeignDevice>();
   readonly queues = new Map<string, QueueState>();
   /** chains in flight on any of its queues, by element: QEMU's blk events name a request by its chain's element */
   readonly inflight = new Map<string, Chain>();
@@ -120,10 +129,22 @@ export class Platform {
     }
     switch (e.kind) {
       case 'device':
+        if (e.virtio === false) {
+          if (e.name !== undefined && !v.nonVirtio.has(e.name)) v.nonVirtio.set(e.name, { name: e.name, ...(e.class !== undefined ? { class: e.class } : {}), first: ref });
+          return;
+        }
         if (!d) return;
         if (e.device_id !== undefined) {
-          const how = e.inferred?.includes('dev') ? 'inferred' : 'seen';
-          d.claim({ id: e.device_id, how, why: e.name !== undefined ? `the trace names it ${e.name}` : `the trace gives device ID ${e.device_id}`, ref });
+          const attributed = e.inferred?.includes('dev') ?? false;
+          const named = e.name !== undefined ? `the trace names it ${e.name}` : `the trace gives device ID ${e.device_id}`;
+          d.claim({
+            id: e.device_id,
+            how: 'seen',
+            basis: e.name !== undefined ? 'event' : 'device-id',
+            why: attributed ? `${named} in a line that names no device, attributed to this one by ${e.context === 'setup' ? 'the driver setup it falls in' : 'the chain it just took'}` : named,
+            ...(attributed ? { attributed } : {}),
+            ref,
+          });
         } else if (e.name !== undefined) d.claimFromModelName(e.name, ref, e.inferred?.includes('dev') ?? false);
         if (e.transport === 'mmio' || e.transport === 'pci') d.transport = e.transport;
         return;
@@ -138,6 +159,11 @@ export class Platform {
         else m.sizeMax(e.max, ref);
         return;
       }
+      case 'pci.notify':
+        if (!d) return;
+        d.transport = 'pci';
+        d.modernNotify ??= ref;
+        return;
       case 'pci.msix':
         if (!d) return;
         d.transport = 'pci';
@@ -149,14 +175,17 @@ export class Platform {
       case 'status':
         if (!d) return;
         if (e.value === 0) this.resetDevice(v, d, ref);
-        d.status.write(e.value, ref, () => d.isModern());
+        if (e.by === 'hypervisor') d.status.host(e.value, ref);
+        else d.status.write(e.value, ref, () => d.isModern());
         return;
       case 'features':
         if (!d) return;
         {
+          const bits = BigInt(e.value);
+          // what the device offers does not depend on a driver: QEMU logs it at realize, before any status
+          if (e.side === 'device') d.offered ??= { bits, ref };
           const s = d.status.current;
           if (!s) return;
-          const bits = BigInt(e.value);
           if (e.side === 'device') s.offered = { bits, ref };
           else {
             if (s.featuresOk) s.lateFeatureWrites.push(ref);
@@ -247,7 +276,7 @@ export class Platform {
           c.submit = ref;
           for (const h of this.chainHooks) h.submit?.(c);
         }
-        if (d) d.claim({ id: DEVICE_ID.blk, how: 'seen', why: 'virtio-blk request events name this device', ref });
+        if (d) d.claim({ id: DEVICE_ID.blk, how: 'seen', basis: 'event', why: 'virtio-blk request events name this device', ref });
         return;
       }
       case 'blk.backend': {
@@ -263,7 +292,7 @@ export class Platform {
           for (const h of this.chainHooks) h.complete?.(c);
         }
         if (!d) return;
-        d.claim({ id: DEVICE_ID.blk, how: 'seen', why: 'virtio-blk request events name this device', ref });
+        d.claim({ id: DEVICE_ID.blk, how: 'seen', basis: 'event', why: 'virtio-blk request events name this device', ref });
         if (e.status > BLK_STATUS_MAX) this.observe('blk.bad-status', vmName, d.id, [ref], `status ${e.status} is not a VIRTIO_BLK_S_* value`);
         else if (e.status === BLK_STATUS.IOERR) this.observe('blk.io-error', vmName, d.id, [ref]);
         return;
@@ -283,7 +312,7 @@ export class Platform {
       case 'console.control':
         if (!d) return this.unattributed(e);
         (e.dir === 'to_driver' ? d.console.toDriver : d.console.toDevice).push({ event: e.event, value: e.value, ref });
-        d.claim({ id: DEVICE_ID.console, how: 'inferred', why: 'console control messages are handled right after this device takes a chain', ref });
+        d.claim({ id: DEVICE_ID.console, how: 'seen', basis: 'event', attributed: true, why: 'virtio-serial control messages (their lines name no device) are handled right after this device takes a chain', ref });
         return;
       case 'console.data':
         if (!d) return this.unattributed(e);
@@ -293,13 +322,21 @@ export class Platform {
       case 'gpu.cmd':
         if (!d) return this.unattributed(e);
         d.gpuCommands.set(e.type, (d.gpuCommands.get(e.type) ?? 0) + 1);
-        d.claim({ id: DEVICE_ID.gpu, how: e.inferred?.includes('dev') ? 'inferred' : 'seen', why: `GPU command ${gpuCodeName(e.type)} handled right after this device takes a chain`, ref });
+        d.claim({
+          id: DEVICE_ID.gpu, how: 'seen', basis: 'event',
+          ...(e.inferred?.includes('dev') ? { attributed: true, why: `GPU command ${gpuCodeName(e.type)} (its line names no device) handled right after this device takes a chain` } : { why: `GPU command ${gpuCodeName(e.type)} names this device` }),
+          ref,
+        });
         return;
       case 'snd.ctrl':
         if (!d) return this.unattributed(e);
         d.sndRequests.set(e.code, (d.sndRequests.get(e.code) ?? 0) + 1);
         d.sndPending = { code: e.code, request: ref };
-        d.claim({ id: DEVICE_ID.sound, how: e.inferred?.includes('dev') ? 'inferred' : 'seen', why: 'sound control requests are handled right after this device takes a chain', ref });
+        d.claim({
+          id: DEVICE_ID.sound, how: 'seen', basis: 'event',
+          ...(e.inferred?.includes('dev') ? { attributed: true, why: 'sound control requests (their lines name no device) are handled right after this device takes a chain' } : { why: 'sound control requests name this device' }),
+          ref,
+        });
         return;
       case 'snd.config':
         if (d) d.sndConfig = { jacks: e.jacks, streams: e.streams, chmaps: e.chmaps };
@@ -411,7 +448,7 @@ export class Platform {
     if (c.op !== undefined) {
       op = c.op;
       bytes = c.nsectors !== undefined ? c.nsectors * 512 : null;
-    } else if (d?.claims.some((x) => x.id === DEVICE_ID.blk)) {
+    } else if (d?.type()?.id === DEVICE_ID.blk && !d.typeFromShapesOnly()) {
       const guess = inferBlkOp(c.out_num, c.in_num, c.len);
       if (guess) {
         op = guess.op;
