@@ -150,15 +150,16 @@ describe('FAIL cases made by editing microvm-modern', () => {
     expect(r.summary.must_failures).toBe(2);
   });
 
-  it('drop a completion: the used index runs ahead, and a chain is never completed', async () => {
+  it('drop a completion: the used index runs ahead; the chain left in flight is not a lost request', async () => {
     // the first blk read: pop, handle_read, ..., fill, flush. Without the fill, the flush publishes
-    // one element nothing completed, and the chain stays in flight while later ones complete.
+    // one element nothing completed (FAIL). The chain stays in flight while later ones complete:
+    // legal without VIRTIO_F_IN_ORDER (§2.7.9), and the driver's reset at shutdown drops it (§2.4).
     const fill = lineOf(ls, /virtqueue_fill .* len 4097 idx 0/);
     const r = await reportOf([writeTrace(tempDir(), 'no-fill.trace', ls.filter((_, i) => i !== fill - 1))]);
     expect(byDev(r, blk)['virtio.vq.used-not-more-than-taken']).toBe('FAIL');
     const once = r.findings.find((x) => x.rule === 'virtio.vq.completed-once' && x.dev === blk)!;
-    expect(once.verdict).toBe('FAIL');
-    expect(once.message).toMatch(/taken again while in flight|never completed/);
+    expect(once.verdict).toBe('PASS');
+    expect(once.message).toMatch(/1 dropped by a device reset/);
   });
 
   it('complete twice: the same fill logged again', async () => {

@@ -69,8 +69,16 @@ export class Device {
   offered?: { bits: bigint; ref: Ref };
   /** the driver wrote the modern virtio-pci notify capability (VIRTIO §4.1.4.4): only a VIRTIO 1.x device has one */
   modernNotify?: Ref;
-  readonly rng = { requests: 0, bytesRequested: 0, pushes: 0, bytesPushed: 0 };
-  readonly console = { toDriver: [] as { event: number; value?: number; ref: Ref }[], toDevice: [] as { event: number; value?: number; ref: Ref }[], bytesToHost: 0, bytesToGuest: 0 };
+  /** lastPush: bytes of the last push not yet answered by a used element (QEMU pushes, then fills) */
+  readonly rng = { requests: 0, bytesRequested: 0, pushes: 0, bytesPushed: 0, lastPush: undefined as number | undefined };
+  readonly console = {
+    toDriver: [] as { event: number; value?: number; ref: Ref }[],
+    toDevice: [] as { event: number; value?: number; ref: Ref }[],
+    bytesToHost: 0,
+    bytesToGuest: 0,
+    /** ports the device announced with DEVICE_ADD since the last reset */
+    ports: new Set<number>(),
+  };
   readonly gpuCommands = new Map<number, number>();
   readonly sndRequests = new Map<number, number>();
   sndConfig?: { jacks: number; streams: number; chmaps: number };
@@ -130,6 +138,12 @@ export class Device {
     const acc = this.status.current?.accepted();
     if (acc && hasBit(acc.bits, F_VERSION_1)) return true;
     return this.mmio?.version === 2 || this.modernNotify !== undefined;
+  }
+
+  /** The driver accepted this feature bit in the current session; undefined when the trace does not show the features. */
+  negotiated(bit: number): boolean | undefined {
+    const acc = this.status.current?.accepted();
+    return acc === undefined ? undefined : hasBit(acc.bits, bit);
   }
 
   /** Known to be driven as a legacy device: legacy virtio-mmio registers, or features negotiated without VERSION_1. */
