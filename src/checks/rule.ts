@@ -38,6 +38,16 @@ export interface Outcome {
   inferred?: string[];
 }
 
+/**
+ * A requirement judged as the roll-up of other rules: "according to VIRTIO chapter X" is every
+ * statement of the given target in the given areas (general, transport, virtqueue and chapter
+ * X) judged on the same device, plus the rule's own statement when it has one.
+ */
+export interface RollUp {
+  areas: string[];
+  target: Target;
+}
+
 export interface RuleContext {
   platform: Platform;
   vm: string;
@@ -68,7 +78,10 @@ export interface Rule {
   deviceTypes?: number[];
   /** for device rules that only make sense for some devices (a transport's registers): others are not listed */
   appliesTo?: (d: Device) => boolean;
-  evaluate(ctx: RuleContext, device: Device | undefined): Outcome;
+  /** device-scope rules only: see RollUp */
+  rollUp?: RollUp;
+  /** the rule's own statement; a roll-up may have none (then it is its parts alone) */
+  evaluate?(ctx: RuleContext, device: Device | undefined): Outcome;
 }
 
 export function defineRule(r: Rule): Rule {

@@ -100,3 +100,25 @@ export const queueSize = defineRule({
     });
   },
 });
+
+export const chainLayout = defineRule({
+  id: 'virtio.vq.chain-layout',
+  title: 'The driver lays out each request as the device type prescribes (device-readable, then device-writable)',
+  level: 'MUST',
+  target: 'driver',
+  area: AREA,
+  source: {
+    spec: 'VIRTIO 1.3',
+    where: '§2.7.4.2, §5.2.6.2, §5.3.6.2, §5.4.6.2',
+    text: 'The driver MUST place device-readable descriptors before device-writable ones, and gives each queue the buffers its device type prescribes (a block request\'s header readable and status writable, receive and entropy buffers writable, transmit buffers readable).',
+  },
+  scope: 'device',
+  appliesTo: (d) => d.type() !== undefined,
+  evaluate(ctx, d) {
+    return failOnObservations(ctx, d!, ['vq.bad-shape'], () => {
+      const n = completedChains(d!);
+      if (n === 0) return { verdict: 'NOT-OBSERVED', message: 'the device took no chain in the trace' };
+      return { verdict: 'PASS', message: `${n} chains, each of the layout its queue prescribes`, evidence: firstFills(d!) };
+    });
+  },
+});
