@@ -33,9 +33,11 @@ describe('microvm-modern (virtio-mmio v2, QEMU 7.2, Linux 6.1)', async () => {
     expect(ls.some((l) => l.endsWith('offset 0x20 value 0x30006e54'))).toBe(true);
     expect(ls.some((l) => l.endsWith('offset 0x20 value 0x30af802c'))).toBe(true);
     expect(r.summary.fail).toBe(0);
-    expect(r.summary.not_observed).toBe(0);
     for (const rule of ['AVPS-v2.0-5', 'AVPS-v2.0-6', 'AVPS-v2.0-7', 'AVPS-v2.0-7b']) expect(verdict(r, rule)).toEqual(['PASS']);
-    for (const rule of ['AVPS-v2.0-8', 'AVPS-v2.0-10', 'AVPS-v2.0-11', 'AVPS-v2.0-12', 'AVPS-v2.0-13']) expect(verdict(r, rule)).toEqual(['PASS']);
+    // the net device's type is inferred from its queues' shapes (QEMU 7.2 logs no virtio_net_* event
+    // here): a vsock or input device takes the same shape, so no net requirement is judged on it
+    for (const rule of ['AVPS-v2.0-8', 'AVPS-v2.0-10', 'AVPS-v2.0-11', 'AVPS-v2.0-12', 'AVPS-v2.0-13']) expect(verdict(r, rule)).toEqual(['NOT-OBSERVED']);
+    expect(r.findings.find((f) => f.rule === 'AVPS-v2.0-11')!.inferred[0]).toMatch(/is virtio-net: queue 0 takes writable-only chains/);
     // the rng answered the 5 requests of 'dd if=/dev/hwrng bs=64 count=1' and boot-time seeding with 320 bytes
     const pushed = ls.filter((l) => l.includes('virtio_rng_pushed')).map((l) => Number(/: (\d+) bytes pushed/.exec(l)![1]));
     expect(pushed.reduce((a, b) => a + b, 0)).toBe(320);
@@ -69,7 +71,10 @@ describe('microvm-legacy (virtio-mmio version 1)', async () => {
     const blkFinding = r.findings.find((f) => f.rule === 'virtio.version-1' && f.dev_type === 'blk')!;
     expect(blkFinding.message).toMatch(/legacy virtio-mmio registers \(version 1\)/);
     expect(blkFinding.evidence.some((e) => e.raw?.endsWith('offset 0x28 value 0x1000'))).toBe(true);
-    expect(r.summary.must_failures).toBe(4);
+    // 4 devices x (virtio.version-1 + virtio-mmio.version-2), and the roll-ups of the block device
+    // (AVPS-v2.0-4) and of the console (AVPS-v2.0-46: its type is seen, virtio_serial_* lines)
+    expect(r.summary.must_failures).toBe(10);
+    expect(verdict(r, 'AVPS-v2.0-46')).toEqual(['FAIL']);
   });
 
   it('judges no FEATURES_OK step for legacy drivers (0x1, 0x3, 0x7)', () => {
@@ -93,7 +98,7 @@ describe('q35-pci (virtio-pci: QEMU 7.2 logs no feature words)', async () => {
   it('sees SeaBIOS and Linux drive the block device: 0x3 in one write, then 0x1, 0x3, 0xb, 0xf', () => {
     const f = r.findings.find((x) => x.rule === 'virtio.init-order' && x.dev_type === 'blk')!;
     expect(f.verdict).toBe('PASS');
-    expect(f.message).toMatch(/2 driver session\(s\) in order: 0x3 → 0xb → 0xf; 0x1 → 0x3 → 0xb → 0xf/);
+    expect(f.message).toMatch(/2 driver session\(s\) in order from reset to DRIVER_OK: 0x3 → 0xb → 0xf; 0x1 → 0x3 → 0xb → 0xf/);
     expect(f.message).toMatch(/sets ACKNOWLEDGE and DRIVER in one write/);
   });
 
@@ -126,7 +131,7 @@ describe('q35-pci (virtio-pci: QEMU 7.2 logs no feature words)', async () => {
 describe('arm64-virt (device tree platform, virtio-mmio v2)', async () => {
   const r = await reportOf([ARM64_VIRT]);
   it('passes like microvm-modern: same guest workload, same QEMU devices', () => {
-    expect(r.summary).toMatchObject({ fail: 0, not_observed: 0 });
+    expect(r.summary.fail).toBe(0);
     expect(r.devices.map((d) => d.type).sort()).toEqual(['blk', 'console', 'net', 'rng']);
   });
 });
@@ -147,7 +152,10 @@ describe('FAIL cases made by editing microvm-modern', () => {
     const g = r.findings.find((x) => x.rule === 'virtio.features-before-features-ok' && x.dev === blk)!;
     expect(g.verdict).toBe('FAIL');
     expect(g.message).toBe('driver session 1 wrote feature bits before setting DRIVER');
-    expect(r.summary.must_failures).toBe(2);
+    // both are the driver's duties (VIRTIO §3.1.1 "The driver MUST"): not the platform's failures
+    expect([f.target, g.target]).toEqual(['driver', 'driver']);
+    expect(r.summary.driver_must_failures).toBe(2);
+    expect(r.summary.must_failures).toBe(0);
   });
 
   it('drop a completion: the used index runs ahead; the chain left in flight is not a lost request', async () => {
@@ -198,6 +206,8 @@ describe('FAIL cases made by editing microvm-modern', () => {
   it('a queue size above QueueNumMax', async () => {
     const edited = ls.map((l, i) => (i === lineOf(ls, /mmio_queue write 0x400 max 1024/) - 1 ? l.replace('max 1024', 'max 256') : l));
     const r = await reportOf([writeTrace(tempDir(), 'too-big.trace', edited)]);
-    expect(byDev(r, blk)['virtio.vq.queue-size']).toBe('FAIL');
+    // QueueNum is the driver's to choose (§4.2.2.2 "The driver MUST NOT write a value to QueueNum which is greater than QueueNumMax")
+    expect(byDev(r, blk)['virtio-mmio.queue-num']).toBe('FAIL');
+    expect(byDev(r, blk)['virtio.vq.queue-size']).toBe('PASS');
   });
 });

@@ -412,9 +412,11 @@ export class Platform {
     const s = d.status.current!;
     const status = statusName(s.value);
     // §2.4.1: a device that was live and then reset uses nothing until the driver initialises it again
-    const wasLive = d.status.sessions.some((x) => x !== s && x.driverOk !== undefined);
-    if (wasLive) this.observe('vq.used-after-reset', vm, dev, [...(s.reset ?? s.hostReset ? [(s.reset ?? s.hostReset)!] : []), ref], `${what} after the reset at line ${(s.reset ?? s.hostReset)?.src?.line ?? '?'}, while the status is ${status}`);
-    else this.observe('vq.used-before-driver-ok', vm, dev, [ref], `${what} while the status is ${status}`);
+    this.observe('vq.used-before-driver-ok', vm, dev, [ref], `${what} while the status is ${status}`);
+    const reset = s.reset ?? s.hostReset;
+    if (reset && d.status.sessions.some((x) => x !== s && x.driverOk !== undefined)) {
+      this.observe('vq.used-after-reset', vm, dev, [reset, ref], `${what} after the reset at line ${reset.src?.line ?? '?'}, before the driver set DRIVER_OK again (status ${status})`);
+    }
   }
 
   /** VIRTIO §4.2.2.1: the device takes no chain from a virtio-mmio queue whose QueueReady is 0. */

@@ -57,6 +57,8 @@ const MODERN_ONLY = new Set<number>([
 export interface MmioQueue {
   num?: number;
   numMax?: number;
+  /** the QueueNum write: evidence for a verdict on it */
+  numRef?: Ref;
   ready: boolean;
 }
 
@@ -72,6 +74,8 @@ export class MmioState {
   /** 1 (legacy) or 2, inferred from the registers the driver uses; the Version read's value is not in QEMU's log */
   version?: 1 | 2;
   versionEvidence?: Ref;
+  /** true when the version is the Version register's value as read, not inferred from the registers the driver uses */
+  versionRead = false;
   accesses = 0;
   private queueSel = 0;
   private driverFeaturesSel = 0;
@@ -90,6 +94,7 @@ export class MmioState {
     if (offset === MMIO.Version && value !== undefined && (value === 1 || value === 2)) {
       this.version = value;
       this.versionEvidence = ref;
+      this.versionRead = true;
     }
     if (offset === MMIO.QueueNumMax && value !== undefined) this.queue().numMax = value;
   }
@@ -122,6 +127,7 @@ export class MmioState {
       case MMIO.QueueNum: {
         const q = this.queue();
         q.num = value;
+        q.numRef = ref;
         if (q.numMax !== undefined && value > q.numMax) {
           this.host.problem('mmio.queue-size-too-big', ref, `QueueNum ${value} for queue ${this.queueSel} exceeds QueueNumMax ${q.numMax}`);
         }
