@@ -265,7 +265,7 @@ export class Platform {
           for (const h of this.chainHooks) h.fill?.(r.req);
         } else if (r.code === 'vq.completed-twice') {
           this.observe(r.code, vmName, q.dev, [r.first, ref], `chain ${e.elem} completed at line ${r.first.src?.line ?? '?'} and again here, without being taken again`);
-        } else this.observe(r.code, vmName, q.dev, [ref], `chain ${e.elem} completed but never taken`);
+        } else if (this.seenFromReset(v, q)) this.observe(r.code, vmName, q.dev, [ref], `chain ${e.elem} completed but never taken`);
         // a sound controlq (queue 0) completion answers the request handled since the last one
         if (q.index === 0 && q.dev !== undefined) v.devices.get(q.dev)?.sndAnswered(e.len, ref);
         return;
@@ -275,7 +275,7 @@ export class Platform {
         if (!q) return;
         const { unnotified, excess } = q.flush(e.count, ref);
         for (const c of unnotified) this.emitSpan(v, c);
-        if (excess > 0) {
+        if (excess > 0 && this.seenFromReset(v, q)) {
           this.observe('vq.used-more-than-filled', vmName, q.dev, [ref], `${e.count} used elements published but only ${e.count - excess} completed since the last publication`);
         }
         return;
@@ -412,6 +412,15 @@ export class Platform {
         this.observe('rng.empty-answer', d.vm, d.id, q.firstEmptyFill ? [q.firstEmptyFill] : [], `${q.emptyFills} entropy request(s) answered with 0 bytes (the device must write at least one, §5.4.6)`);
       }
     }
+  }
+
+  /**
+   * The trace shows the queue's device from a reset on: a chain it completes was taken within the
+   * trace. A log that begins mid-run (an excerpt) may complete chains taken before its first line.
+   */
+  private seenFromReset(v: VmModel, q: QueueState): boolean {
+    const d = q.dev !== undefined ? v.devices.get(q.dev) : undefined;
+    return d !== undefined && d.status.sessions.some((s) => s.opened);
   }
 
   /** The device is not live yet: reset, and DRIVER_OK not set since (VIRTIO §3.1.1). Whether that
