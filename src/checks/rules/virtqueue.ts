@@ -20,6 +20,7 @@ export const completedOnce = defineRule({
   level: 'MUST',
   target: 'device',
   area: AREA,
+  needs: ['vq.pop', 'vq.fill'],
   source: {
     spec: 'VIRTIO 1.3',
     where: '§2.7.8, §2.7.14',
@@ -43,6 +44,7 @@ export const usedNotMoreThanPopped = defineRule({
   level: 'MUST',
   target: 'device',
   area: AREA,
+  needs: ['vq.fill', 'vq.flush'],
   source: {
     spec: 'VIRTIO 1.3',
     where: '§2.7.8',
@@ -64,6 +66,7 @@ export const noCompletionWithoutRequest = defineRule({
   level: 'MUST',
   target: 'device',
   area: AREA,
+  needs: ['vq.pop', 'vq.fill'],
   source: {
     spec: 'VIRTIO 1.3',
     where: '§2.7.8',
@@ -85,6 +88,7 @@ export const queueSize = defineRule({
   level: 'MUST',
   target: 'device',
   area: AREA,
+  needs: ['vq.pop', 'vq.fill', 'mmio.write'],
   source: {
     spec: 'VIRTIO 1.3',
     where: '§2.7',
@@ -107,6 +111,7 @@ export const chainLayout = defineRule({
   level: 'MUST',
   target: 'driver',
   area: AREA,
+  needs: ['vq.pop'],
   source: {
     spec: 'VIRTIO 1.3',
     where: '§2.7.4.2, §5.2.6.2, §5.3.6.2, §5.4.6.2',
