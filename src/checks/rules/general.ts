@@ -156,7 +156,8 @@ export const liveAfterDriverOk = defineRule({
   // legacy drivers may use a device before DRIVER_OK (VIRTIO §3.1.2): the rule is for VIRTIO 1.x devices
   appliesTo: (d) => !d.isLegacy(),
   evaluate(ctx, d) {
-    return failOnObservations(ctx, d!, ['vq.used-before-driver-ok'], () => {
+    // after a reset the device is not live again until DRIVER_OK: a use then breaks this statement too (and §2.4.1's)
+    return failOnObservations(ctx, d!, ['vq.used-before-driver-ok', 'vq.used-after-reset'], () => {
       const live = d!.status.sessions.filter((s) => s.driverOk);
       if (live.length === 0) return { verdict: 'NOT-OBSERVED', message: 'no session reached DRIVER_OK in the trace' };
       const used = [...d!.queues.values()].some((q) => q.pops > 0 || q.fills > 0);

@@ -28,7 +28,7 @@ export const completedOnce = defineRule({
   },
   scope: 'device',
   evaluate(ctx, d) {
-    return failOnObservations(ctx, d!, ['vq.completed-twice', 'vq.pop-while-in-flight', 'vq.lost-request'], () => {
+    return failOnObservations(ctx, d!, ['vq.completed-twice', 'vq.pop-while-in-flight'], () => {
       const n = completedChains(d!);
       if (n === 0) return { verdict: 'NOT-OBSERVED', message: 'the device completed no chain in the trace' };
       const tail = d!.inFlightAtEnd > 0 ? `; ${d!.inFlightAtEnd} still in flight when the trace ended` : '';

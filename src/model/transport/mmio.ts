@@ -65,6 +65,8 @@ export interface MmioQueue {
 export interface MmioHost {
   driverFeatureWord(sel: number, value: number, ref: Ref): void;
   queueSize(queue: number, size: number): void;
+  /** VIRTIO_F_RING_PACKED negotiated: a packed ring's size need not be a power of 2 (§2.8) */
+  packed(): boolean;
   problem(code: 'mmio.queue-size-too-big' | 'mmio.queue-size-not-pow2' | 'mmio.write-read-only', ref: Ref, detail: string): void;
 }
 
@@ -129,7 +131,7 @@ export class MmioState {
         if (q.numMax !== undefined && value > q.numMax) {
           this.host.problem('mmio.queue-size-too-big', ref, `QueueNum ${value} for queue ${this.queueSel} exceeds QueueNumMax ${q.numMax}`);
         }
-        if (this.version === 2 && (value & (value - 1)) !== 0) {
+        if (this.version === 2 && (value & (value - 1)) !== 0 && !this.host.packed()) {
           this.host.problem('mmio.queue-size-not-pow2', ref, `QueueNum ${value} for queue ${this.queueSel} is not a power of 2`);
         }
         this.host.queueSize(this.queueSel, value);
