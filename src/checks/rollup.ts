@@ -4,6 +4,7 @@
  * virtqueue). A failed statement fails the roll-up, with its evidence; a PASS says how many of
  * the statements the trace could check, and which.
  */
+import type { Ref } from '../model/observations.ts';
 import type { Outcome, Rule } from './rule.ts';
 
 /** The areas every device's chapter roll-up includes besides its own chapter. */
@@ -15,7 +16,17 @@ export interface Part {
 }
 
 const union = (xs: (string[] | undefined)[]) => [...new Set(xs.flatMap((x) => x ?? []))];
-const cite = (p: Part) => `${p.rule.id} (${p.rule.source.spec === 'VIRTIO 1.3' ? 'VIRTIO ' : ''}${p.rule.source.where})`;
+/** Parts often cite the same line (the legacy register write): each once. */
+function distinct(refs: Ref[]): Ref[] {
+  const seen = new Set<string>();
+  return refs.filter((r) => {
+    const k = r.src ? `${r.src.file}:${r.src.line}` : `t=${r.ts}`;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}
+const cite = (p: Part) => `${p.rule.id} (${p.rule.source.spec === 'VIRTIO 1.3' ? 'VIRTIO' : 'AVPS'} ${p.rule.source.where})`;
 
 export function rollUpOutcome(parts: Part[]): Outcome {
   // NOT-APPLICABLE and DECLARED statements are neither checked nor unchecked: not counted
@@ -27,7 +38,7 @@ export function rollUpOutcome(parts: Part[]): Outcome {
     return {
       verdict: 'FAIL',
       message: `${failed.length} of ${n} device statements fail: ${failed.map((p) => `${cite(p)}: ${p.outcome.message}`).join('; ')}`,
-      evidence: failed.flatMap((p) => (p.outcome.evidence ?? []).slice(0, 3)),
+      evidence: distinct(failed.flatMap((p) => (p.outcome.evidence ?? []).slice(0, 3))),
       assumptions: union(failed.map((p) => p.outcome.assumptions)),
       inferred: union(failed.map((p) => p.outcome.inferred)),
     };
@@ -39,7 +50,7 @@ export function rollUpOutcome(parts: Part[]): Outcome {
       message:
         `${passed.length} of ${n} device statements checked, none fails: ${passed.map(cite).join(', ')}` +
         (unchecked.length > 0 ? `; not observable: ${unchecked.map((p) => p.rule.id).join(', ')}` : ''),
-      evidence: passed.flatMap((p) => (p.outcome.evidence ?? []).slice(0, 1)),
+      evidence: distinct(passed.flatMap((p) => (p.outcome.evidence ?? []).slice(0, 1))),
       assumptions: union(passed.map((p) => p.outcome.assumptions)),
       inferred: union(passed.map((p) => p.outcome.inferred)),
     };

@@ -3,6 +3,7 @@
  * it is, what it applies to, and how to judge it from the replayed model.
  */
 import type { Device } from '../model/device.ts';
+import type { EventKind } from '../model/events.ts';
 import type { AssumedDriver } from '../model/features.ts';
 import type { Observation, Ref } from '../model/observations.ts';
 import type { Platform } from '../model/platform.ts';
@@ -70,6 +71,8 @@ export interface Rule {
   source: RuleSource;
   /** why the rule has the id it has, where that needs saying */
   note?: string;
+  /** the canonical events the rule reads (any of them may be enough); a roll-up also reads its parts' */
+  needs?: EventKind[];
   /**
    * `device`: judged once per device of the listed types (any virtio device when absent); a VM
    * with no such device gets one NOT-OBSERVED. `vm`: judged once per VM.

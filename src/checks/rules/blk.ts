@@ -20,6 +20,7 @@ const blkFeature = (id: string, line: number, bit: number, flag: string, note?: 
     level: 'MUST',
     target: 'platform',
     area: AREA,
+    needs: ['features', 'mmio.write'],
     source: { spec: 'AVPS 2.0', where: `line ${line}`, text: `The platform MUST implement support for the ${flag} feature flag.` },
     ...(note !== undefined ? { note } : {}),
     scope: 'device',
@@ -45,6 +46,7 @@ export const status = defineRule({
   level: 'MUST',
   target: 'device',
   area: AREA,
+  needs: ['blk.complete', 'vq.fill'],
   source: {
     spec: 'VIRTIO 1.3',
     where: '§5.2.6',
@@ -68,6 +70,7 @@ export const avps4 = defineRule({
   level: 'MUST',
   target: 'platform',
   area: AREA,
+  needs: ['blk.submit', 'blk.complete'],
   source: { spec: 'AVPS 2.0', where: 'line 416', text: 'The platform MUST implement virtual block devices according to chapters 5.2 in [VIRTIO].' },
   note: 'the roll-up of the block device\'s device statements: general (§2, §3, §6.2), transport (§4), virtqueue (§2.7) and §5.2',
   scope: 'device',

@@ -12,6 +12,7 @@ export const avps46 = defineRule({
   level: 'MUST',
   target: 'platform',
   area: AREA,
+  needs: ['console.control', 'console.data'],
   source: { spec: 'AVPS 2.0', where: 'line 1630', text: 'The virtual interface of the console MUST be implemented according to chapter 5.3 in [VIRTIO]' },
   note: 'the roll-up of the console\'s device statements: general, transport, virtqueue and §5.3 (buffer directions are the driver\'s, not counted)',
   scope: 'device',

@@ -23,6 +23,7 @@ export const avps8 = defineRule({
   level: 'MUST',
   target: 'platform',
   area: AREA,
+  needs: ['device', 'pci.msix'],
   source: {
     spec: 'AVPS 2.0',
     where: 'line 475',
@@ -63,6 +64,7 @@ const netFeatureRules = NET_FLAGS.map((f) =>
     level: 'MUST',
     target: 'platform',
     area: AREA,
+    needs: ['features', 'mmio.write'],
     source: { spec: 'AVPS 2.0', where: `line ${f.line}`, text: `Implementations of VIRTIO-net MUST support the following feature flags: ${f.flag}` },
     scope: 'device',
     deviceTypes: [DEVICE_ID.net],
@@ -77,6 +79,7 @@ export const avps10 = defineRule({
   level: 'MUST',
   target: 'platform',
   area: AREA,
+  needs: ['features', 'mmio.write'],
   source: { spec: 'AVPS 2.0', where: 'line 481', text: 'Implementations of VIRTIO-net MUST support the following feature flags:' },
   scope: 'device',
   deviceTypes: [DEVICE_ID.net],

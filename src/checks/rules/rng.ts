@@ -12,6 +12,7 @@ export const avps40 = defineRule({
   level: 'MUST',
   target: 'platform',
   area: AREA,
+  needs: ['rng.request', 'rng.push', 'vq.fill'],
   source: { spec: 'AVPS 2.0', where: 'line 1538', text: 'The Virtual Platform MUST offer at least one good entropy source accessible from the guest.' },
   scope: 'vm',
   evaluate(ctx: RuleContext) {
@@ -46,6 +47,7 @@ export const answers = defineRule({
   level: 'MUST',
   target: 'device',
   area: AREA,
+  needs: ['vq.pop', 'vq.fill', 'rng.push'],
   source: {
     spec: 'VIRTIO 1.3',
     where: '§5.4.2, §5.4.7.2',
@@ -72,6 +74,7 @@ export const avps41 = defineRule({
   level: 'SHOULD',
   target: 'platform',
   area: AREA,
+  needs: ['rng.request', 'rng.push'],
   source: { spec: 'AVPS 2.0', where: 'line 1541', text: 'The entropy source SHOULD be implemented according to VIRTIO Entropy device, chapter 5.4 [VIRTIO]' },
   note: 'the roll-up of the entropy device\'s device statements: general, transport, virtqueue and §5.4',
   scope: 'device',

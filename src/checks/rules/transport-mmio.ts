@@ -14,6 +14,7 @@ export const version2 = defineRule({
   level: 'MUST',
   target: 'device',
   area: AREA,
+  needs: ['mmio.read', 'mmio.write'],
   source: { spec: 'VIRTIO 1.3', where: '§4.2.2.1, §4.2.4', text: 'The device MUST return value 0x2 in Version; Version 0x1 is the legacy interface (§4.2.4).' },
   scope: 'device',
   appliesTo: (d) => d.transport !== 'pci',
@@ -44,6 +45,7 @@ export const mmioDriverRegisters = defineRule({
   level: 'MUST',
   target: 'driver',
   area: AREA,
+  needs: ['mmio.write'],
   source: {
     spec: 'VIRTIO 1.3',
     where: '§4.2.2.2',
@@ -53,11 +55,11 @@ export const mmioDriverRegisters = defineRule({
   appliesTo: (d) => d.transport !== 'pci',
   evaluate(ctx, d) {
     if (d!.mmio === undefined) return { verdict: 'NOT-OBSERVED', message: 'no virtio-mmio register access attributed to this device' };
-    return failOnObservations(ctx, d!, ['mmio.write-read-only'], () => ({
-      verdict: 'PASS',
-      message: `${d!.mmio!.accesses} register accesses, none a write to a read-only register`,
-      evidence: d!.mmio!.versionEvidence ? [d!.mmio!.versionEvidence] : [],
-    }));
+    return failOnObservations(ctx, d!, ['mmio.write-read-only'], () => {
+      const first = d!.mmio!.firstWrite;
+      if (!first) return { verdict: 'NOT-OBSERVED', message: 'the driver wrote no register of this device in the trace' };
+      return { verdict: 'PASS', message: `${d!.mmio!.accesses} register accesses, none a write to a read-only register`, evidence: [first] };
+    });
   },
 });
 
@@ -67,6 +69,7 @@ export const queueNum = defineRule({
   level: 'MUST',
   target: 'driver',
   area: AREA,
+  needs: ['mmio.write', 'vq.size_max'],
   source: {
     spec: 'VIRTIO 1.3',
     where: '§4.2.2.2, §2.7',

@@ -21,6 +21,7 @@ export const completedOnce = defineRule({
   level: 'MUST',
   target: 'device',
   area: AREA,
+  needs: ['vq.pop', 'vq.fill'],
   source: {
     spec: 'VIRTIO 1.3',
     where: '§2.7.8, §2.7.14',
@@ -44,6 +45,7 @@ export const usedNotMoreThanPopped = defineRule({
   level: 'MUST',
   target: 'device',
   area: AREA,
+  needs: ['vq.fill', 'vq.flush'],
   source: {
     spec: 'VIRTIO 1.3',
     where: '§2.7.8',
@@ -65,6 +67,7 @@ export const noCompletionWithoutRequest = defineRule({
   level: 'MUST',
   target: 'device',
   area: AREA,
+  needs: ['vq.pop', 'vq.fill'],
   source: {
     spec: 'VIRTIO 1.3',
     where: '§2.7.8',
@@ -86,6 +89,7 @@ export const queueSize = defineRule({
   level: 'MUST',
   target: 'device',
   area: AREA,
+  needs: ['vq.pop', 'vq.fill', 'mmio.write'],
   source: {
     spec: 'VIRTIO 1.3',
     where: '§2.7',
@@ -97,7 +101,9 @@ export const queueSize = defineRule({
       const sized = [...d!.queues.values()].filter((q) => q.size !== undefined && q.pops > 0);
       if (sized.length === 0) return { verdict: 'NOT-OBSERVED', message: 'the trace shows no queue size for a queue in use' };
       const worst = sized.map((q) => `queue ${q.index}: at most ${q.maxInflight} of ${q.size} in flight`).join(', ');
-      return { verdict: 'PASS', message: worst, evidence: firstFills(d!) };
+      // a queue whose chains are all still in flight shows them by their pops
+      const inFlight = sized.flatMap((q) => [...q.inflight.values()].slice(0, 1).map((c) => c.pop));
+      return { verdict: 'PASS', message: worst, evidence: [...firstFills(d!), ...inFlight].slice(0, 3) };
     });
   },
 });
@@ -108,17 +114,18 @@ export const chainLayout = defineRule({
   level: 'MUST',
   target: 'driver',
   area: AREA,
+  needs: ['vq.pop'],
   source: {
     spec: 'VIRTIO 1.3',
     where: '§2.7.4.2, §5.2.6.2, §5.3.6.2, §5.4.6.2',
     text: 'The driver MUST place device-readable descriptors before device-writable ones, and gives each queue the buffers its device type prescribes (a block request\'s header readable and status writable, receive and entropy buffers writable, transmit buffers readable).',
   },
   scope: 'device',
-  appliesTo: (d) => d.type() !== undefined,
   evaluate(ctx, d) {
     return failOnObservations(ctx, d!, ['vq.bad-shape'], () => {
       const n = completedChains(d!);
       if (n === 0) return { verdict: 'NOT-OBSERVED', message: 'the device took no chain in the trace' };
+      if (d!.type() === undefined) return { verdict: 'NOT-OBSERVED', message: "the device's type is unknown, so is the layout its queues prescribe" };
       return { verdict: 'PASS', message: `${n} chains, each of the layout its queue prescribes`, evidence: firstFills(d!) };
     });
   },

@@ -79,6 +79,8 @@ export class MmioState {
   /** true when the version is the Version register's value as read, not inferred from the registers the driver uses */
   versionRead = false;
   accesses = 0;
+  /** the driver's first register write: evidence for a verdict on its writes */
+  firstWrite?: Ref;
   private queueSel = 0;
   private driverFeaturesSel = 0;
   readonly queues = new Map<number, MmioQueue>();
@@ -103,6 +105,7 @@ export class MmioState {
 
   write(offset: number, value: number, ref: Ref): void {
     this.accesses++;
+    this.firstWrite ??= ref;
     if (this.version === undefined) {
       if (LEGACY_ONLY.has(offset)) {
         this.version = 1;
