@@ -222,23 +222,30 @@ describe('every bundled trace, by whose duty (the README table)', () => {
 
   it.each([
     // every device of the modern captures offers VERSION_1 (word 1 = 0x1), reports Version 2 (only v2
-    // registers written), completes each chain once: device 30/0/0. Platform: -4 (blk), -5..-7b, -40,
+    // registers written), completes each chain once, is quiet after its shutdown reset, takes chains only
+    // from queues set ready, answers with no longer used length than it wrote; the block device offers
+    // FLUSH with CONFIG_WCE; the console adds port 1 once: device 44/0/0 (IN_ORDER and RO were not
+    // negotiated: those rules are NOT-APPLICABLE, outside these counts). Platform: -4 (blk), -5..-7b, -40,
     // -41, -46 PASS; the net device is guessed from its queues (QEMU 7.2 logs no virtio-net event), so
     // -8, -10..-13 are NOT-OBSERVED. Driver: Linux follows §3.1.1 and touches no read-only register.
-    ['qemu-7.2/microvm-modern', MICROVM_MODERN, { device: [30, 0, 0], platform: [8, 0, 5], driver: [24, 0, 0] }],
-    ['qemu-7.2/arm64-virt', ARM64_VIRT, { device: [30, 0, 0], platform: [8, 0, 5], driver: [24, 0, 0] }],
+    ['qemu-7.2/microvm-modern', MICROVM_MODERN, { device: [44, 0, 0], platform: [8, 0, 5], driver: [24, 0, 0] }],
+    ['qemu-7.2/arm64-virt', ARM64_VIRT, { device: [44, 0, 0], platform: [8, 0, 5], driver: [24, 0, 0] }],
     // legacy virtio-mmio: 4 devices x (version-1 FAIL, version-2 FAIL) = 8 device FAILs; the roll-ups -4,
     // -41 (SHOULD) and -46 FAIL with them; -40 PASS (the rng served 320 bytes); the net ones NOT-OBSERVED.
     // Driver: legacy drivers have no FEATURES_OK step: features-before-features-ok NOT-OBSERVED x4.
-    ['qemu-7.2/microvm-legacy', MICROVM_LEGACY, { device: [18, 8, 0], platform: [5, 3, 5], driver: [16, 0, 4] }],
+    // Legacy virtio-mmio has no QueueReady register: queue-ready NOT-OBSERVED x4.
+    ['qemu-7.2/microvm-legacy', MICROVM_LEGACY, { device: [28, 8, 4], platform: [5, 3, 5], driver: [16, 0, 4] }],
     // virtio-pci in QEMU 7.2: no feature words and no queue sizes in the log, so version-1 and queue-size
     // are NOT-OBSERVED for each of the 4 devices; msix names make every type seen: -8 PASS, but -5..-7b and
     // -10..-13 have no feature words to judge.
-    ['qemu-7.2/q35-pci', Q35_PCI, { device: [18, 0, 8], platform: [5, 0, 8], driver: [12, 0, 4] }],
+    // The feature-conditioned device rules (IN_ORDER x4, FLUSH with CONFIG_WCE, RO writes) are NOT-OBSERVED too.
+    ['qemu-7.2/q35-pci', Q35_PCI, { device: [27, 0, 14], platform: [5, 0, 8], driver: [12, 0, 4] }],
     // the sound device of QEMU 10.0 announces channel maps and refuses CHMAP_INFO: the one device FAIL;
     // no block, net, entropy or console device: every platform requirement NOT-OBSERVED.
-    ['qemu-10.0-sound/chmaps-probe-fail', SOUND('chmaps-probe-fail'), { device: [4, 1, 3], platform: [0, 0, 13], driver: [3, 0, 3] }],
-    ['qemu-10.0-sound/wav-playback', SOUND('wav-playback'), { device: [4, 0, 4], platform: [0, 0, 13], driver: [3, 0, 3] }],
+    // QEMU logs the sound device's offered word (virtio_snd_get_features, bit 32 set): version-1 PASS;
+    // QEMU 10.0's log has no virtio_mmio_* lines and no bytes written: queue-ready, in-order, used-len unseen.
+    ['qemu-10.0-sound/chmaps-probe-fail', SOUND('chmaps-probe-fail'), { device: [6, 1, 5], platform: [0, 0, 13], driver: [3, 0, 3] }],
+    ['qemu-10.0-sound/wav-playback', SOUND('wav-playback'), { device: [6, 0, 6], platform: [0, 0, 13], driver: [3, 0, 3] }],
   ] as const)('%s', async (_name, file, expected) => {
     const r = await reportOf([file]);
     expect(count(r)).toEqual(expected);

@@ -437,8 +437,8 @@ export class Platform {
     const s = d.status.current!;
     const status = statusName(s.value);
     // §2.4.1: a device that was live and then reset uses nothing until the driver initialises it again
-    this.observe('vq.used-before-driver-ok', vm, dev, [ref], `${what} while the status is ${status}`);
     const reset = s.reset ?? s.hostReset;
+    this.observe('vq.used-before-driver-ok', vm, dev, [ref], `${what}${reset ? ` after the reset at line ${reset.src?.line ?? '?'},` : ''} while the status is ${status}`);
     if (reset && d.status.sessions.some((x) => x !== s && x.driverOk !== undefined)) {
       this.observe('vq.used-after-reset', vm, dev, [reset, ref], `${what} after the reset at line ${reset.src?.line ?? '?'}, before the driver set DRIVER_OK again (status ${status})`);
     }

@@ -95,6 +95,7 @@ export const flushWithWce = defineRule({
   target: 'device',
   area: AREA,
   source: { spec: 'VIRTIO 1.3', where: '§5.2.5.2', text: 'The device MUST offer VIRTIO_BLK_F_FLUSH if it offers VIRTIO_BLK_F_CONFIG_WCE.' },
+  needs: ['features', 'mmio.write'],
   scope: 'device',
   deviceTypes: [DEVICE_ID.blk],
   evaluate(ctx, d) {
@@ -115,6 +116,7 @@ export const readOnlyWrites = defineRule({
   target: 'device',
   area: AREA,
   source: { spec: 'VIRTIO 1.3', where: '§5.2.6.2', text: 'A device MUST set the status byte to VIRTIO_BLK_S_IOERR for a write request if the VIRTIO_BLK_F_RO feature is negotiated, and MUST NOT write any data.' },
+  needs: ['features', 'mmio.write', 'blk.submit', 'blk.complete'],
   scope: 'device',
   deviceTypes: [DEVICE_ID.blk],
   evaluate(ctx, d) {

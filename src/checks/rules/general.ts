@@ -194,6 +194,7 @@ export const quietAfterReset = defineRule({
     where: '§2.4.1',
     text: 'A device MUST NOT send notifications or interact with the queues after indicating completion of the reset by reinitializing device status to 0, until the driver re-initializes the device.',
   },
+  needs: ['status', 'vq.pop', 'vq.fill', 'notify.used'],
   scope: 'device',
   evaluate(ctx, d) {
     return failOnObservations(ctx, d!, ['vq.used-after-reset'], () => {

@@ -99,6 +99,7 @@ export const queueReady = defineRule({
   target: 'device',
   area: AREA,
   source: { spec: 'VIRTIO 1.3', where: '§4.2.2.1', text: 'The device MUST NOT access virtual queue contents when QueueReady is zero (0x0).' },
+  needs: ['mmio.write', 'vq.pop', 'notify.avail'],
   scope: 'device',
   appliesTo: (d) => d.transport !== 'pci',
   evaluate(ctx, d) {
