@@ -22,7 +22,8 @@ QEMU 7.2 (Debian 12), Debian 6.1 kernel + busybox initramfs, TCG:
                      virtio-gpu-device, EDID on (QEMU's default) or off
 Device variants (QEMU 7.2, microvm, virtio-mmio v2, one device set and workload each; guest evidence below):
   microvm-discard    blk (discard=unmap): blkdiscard, BLKZEROOUT (WRITE_ZEROES), fstrim on an ext2 filesystem
-  microvm-mq         2 vCPUs, blk with num-queues=2: one dd per CPU, writes, reads, buffered writes + sync
+  microvm-mq         2 vCPUs, blk with num-queues=2 throttled to 200 IOPS: four dd per CPU write, then read;
+                     one per CPU writes buffered + fsync
   microvm-scsi       a scsi-hd disk on virtio-scsi-device: writes, fsync, reads, a discard
   microvm-balloon-input  virtio-balloon, virtio-keyboard, virtio-tablet; the host inflates and deflates the
                      balloon and sends keys and a click through QEMU's monitor (V.info.txt: when)
@@ -38,8 +39,8 @@ Groups: x86 = microvm-legacy microvm-modern q35-pci; all-7.2 = x86 + q35-gpu + a
   scenarios = traces/qemu-7.2-scenarios: microvm-discard+ftrace microvm-mq+ftrace microvm-scsi+ftrace
   microvm-balloon-input microvm-netctrl+ftrace microvm-killed q35-gpu-noedid microvm-gpu microvm-gpu-noedid.
 
-Every variant writes OUTDIR/V.trace.gz, V.console.txt, V.info.txt; q35-gpu-noedid and the device variants also the
-guest's own view, dumped through a second UART: V.guest.{interrupts,dmesg,lsmod,virtio_devices}.txt.
+Every variant writes OUTDIR/V.trace.gz, V.console.txt, V.info.txt; q35-gpu-noedid, microvm-gpu* and the device
+variants also the guest's own view, dumped through a second UART: V.guest.{interrupts,dmesg,lsmod,virtio_devices}.txt.
 Environment:
   CAPTURE_CACHE     downloaded kernels/busybox, kept between runs (default /var/tmp/avpscope-capture-cache)
   CAPTURE_ATTEMPTS  runs per variant before giving up (default 3; a retry is a safety net only)
