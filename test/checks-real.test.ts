@@ -72,8 +72,8 @@ describe('microvm-legacy (virtio-mmio version 1)', async () => {
     const blkFinding = r.findings.find((f) => f.rule === 'virtio.version-1' && f.dev_type === 'blk')!;
     expect(blkFinding.message).toMatch(/legacy virtio-mmio registers \(version 1\)/);
     expect(blkFinding.evidence.some((e) => e.raw?.endsWith('offset 0x28 value 0x1000'))).toBe(true);
-    // 4 devices x (virtio.version-1 + virtio-mmio.version-2), and the roll-ups of the block device
-    // (AVPS-v2.0-4) and of the console (AVPS-v2.0-46: its type is seen, virtio_serial_* lines)
+    // 4 devices x (virtio.version-1 + virtio-mmio.version-2), and the roll-ups AVPS-v2.0-4 (blk)
+    // and -46 (console: virtio_serial_* lines name it); -41 (rng) is a SHOULD; net's type is a guess
     expect(r.summary.must_failures).toBe(10);
     expect(verdict(r, 'AVPS-v2.0-46')).toEqual(['FAIL']);
   });
