@@ -149,7 +149,8 @@ export class Device {
 
   /** The driver accepted this feature bit in the current session; undefined when the trace does not show the features. */
   negotiated(bit: number): boolean | undefined {
-    const acc = this.status.current?.accepted();
+    // the last session that negotiated: the current one may be a reset with no features written since
+    const acc = this.status.sessions.map((s) => s.accepted()).findLast((a) => a !== undefined);
     return acc === undefined ? undefined : hasBit(acc.bits, bit);
   }
 

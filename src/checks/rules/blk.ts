@@ -94,8 +94,8 @@ export const flushWithWce = defineRule({
   level: 'MUST',
   target: 'device',
   area: AREA,
-  source: { spec: 'VIRTIO 1.3', where: '§5.2.5.2', text: 'The device MUST offer VIRTIO_BLK_F_FLUSH if it offers VIRTIO_BLK_F_CONFIG_WCE.' },
   needs: ['features', 'mmio.write'],
+  source: { spec: 'VIRTIO 1.3', where: '§5.2.5.2', text: 'The device MUST offer VIRTIO_BLK_F_FLUSH if it offers VIRTIO_BLK_F_CONFIG_WCE.' },
   scope: 'device',
   deviceTypes: [DEVICE_ID.blk],
   evaluate(ctx, d) {
@@ -115,8 +115,8 @@ export const readOnlyWrites = defineRule({
   level: 'MUST',
   target: 'device',
   area: AREA,
-  source: { spec: 'VIRTIO 1.3', where: '§5.2.6.2', text: 'A device MUST set the status byte to VIRTIO_BLK_S_IOERR for a write request if the VIRTIO_BLK_F_RO feature is negotiated, and MUST NOT write any data.' },
   needs: ['features', 'mmio.write', 'blk.submit', 'blk.complete'],
+  source: { spec: 'VIRTIO 1.3', where: '§5.2.6.2', text: 'A device MUST set the status byte to VIRTIO_BLK_S_IOERR for a write request if the VIRTIO_BLK_F_RO feature is negotiated, and MUST NOT write any data.' },
   scope: 'device',
   deviceTypes: [DEVICE_ID.blk],
   evaluate(ctx, d) {

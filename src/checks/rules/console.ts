@@ -29,12 +29,12 @@ export const portAddRemove = defineRule({
   level: 'MUST',
   target: 'device',
   area: AREA,
+  needs: ['console.control'],
   source: {
     spec: 'VIRTIO 1.3',
     where: '§5.3.6.2.1',
     text: 'The device MUST NOT specify a port which exists in a VIRTIO_CONSOLE_DEVICE_ADD message, and MUST NOT specify a port in a VIRTIO_CONSOLE_DEVICE_REMOVE message which has not been created with a previous VIRTIO_CONSOLE_DEVICE_ADD.',
   },
-  needs: ['console.control'],
   scope: 'device',
   deviceTypes: [DEVICE_ID.console],
   evaluate(ctx, d) {

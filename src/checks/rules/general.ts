@@ -189,12 +189,12 @@ export const quietAfterReset = defineRule({
   level: 'MUST',
   target: 'device',
   area: AREA,
+  needs: ['status', 'vq.pop', 'vq.fill', 'notify.used'],
   source: {
     spec: 'VIRTIO 1.3',
     where: '§2.4.1',
     text: 'A device MUST NOT send notifications or interact with the queues after indicating completion of the reset by reinitializing device status to 0, until the driver re-initializes the device.',
   },
-  needs: ['status', 'vq.pop', 'vq.fill', 'notify.used'],
   scope: 'device',
   evaluate(ctx, d) {
     return failOnObservations(ctx, d!, ['vq.used-after-reset'], () => {

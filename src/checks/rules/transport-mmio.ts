@@ -98,13 +98,14 @@ export const queueReady = defineRule({
   level: 'MUST',
   target: 'device',
   area: AREA,
+  needs: ['mmio.write', 'vq.pop'],
   source: { spec: 'VIRTIO 1.3', where: '§4.2.2.1', text: 'The device MUST NOT access virtual queue contents when QueueReady is zero (0x0).' },
-  needs: ['mmio.write', 'vq.pop', 'notify.avail'],
   scope: 'device',
   appliesTo: (d) => d.transport !== 'pci',
   evaluate(ctx, d) {
     return failOnObservations(ctx, d!, ['mmio.queue-not-ready'], () => {
       const m = d!.mmio;
+      if (m?.version === 1) return { verdict: 'NOT-APPLICABLE', message: 'legacy virtio-mmio (version 1) has no QueueReady register (§4.2.4): the driver gives a queue its QueuePFN instead' };
       if (m?.version !== 2) return { verdict: 'NOT-OBSERVED', message: 'QueueReady is a register of virtio-mmio version 2, and this device is not seen driven through it' };
       const used = [...d!.queues.values()].filter((q) => q.pops > 0 && q.index !== undefined && m.queues.get(q.index)?.readyRef !== undefined);
       if (used.length === 0) return { verdict: 'NOT-OBSERVED', message: 'no chain taken from a queue whose QueueReady write the trace shows' };

@@ -137,12 +137,12 @@ export const inOrder = defineRule({
   level: 'MUST',
   target: 'device',
   area: AREA,
+  needs: ['features', 'mmio.write', 'vq.pop', 'vq.fill'],
   source: {
     spec: 'VIRTIO 1.3',
     where: '§2.7.9',
     text: 'If VIRTIO_F_IN_ORDER has been negotiated, the device MUST use buffers in the same order in which they have been available; without it, completion order is free.',
   },
-  needs: ['features', 'mmio.write', 'vq.pop', 'vq.fill'],
   scope: 'device',
   evaluate(ctx, d) {
     return failOnObservations(ctx, d!, ['vq.out-of-order'], () => {
@@ -162,13 +162,13 @@ export const usedLen = defineRule({
   level: 'MUST',
   target: 'device',
   area: AREA,
+  needs: ['vq.pop', 'vq.fill', 'blk.submit', 'rng.push'],
   source: {
     spec: 'VIRTIO 1.3',
     where: '§2.7.8.2',
     text: 'The device MUST write at least len bytes to the descriptor, beginning at the first device-writable buffer, prior to updating the used idx.',
   },
   note: "checked where QEMU's log shows what was written: chains with no device-writable buffer (len must be 0), entropy answers (the bytes pushed), block reads (the sectors read plus the status byte)",
-  needs: ['vq.pop', 'vq.fill', 'rng.push', 'blk.submit'],
   scope: 'device',
   evaluate(ctx, d) {
     return failOnObservations(ctx, d!, ['vq.len-past-written'], () => {
