@@ -2,9 +2,10 @@
  * Verdicts on every bundled real trace, and FAIL cases made by editing a real trace. The expected
  * verdicts come from reading the traces (see the comments), not from running the tool.
  */
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { Report } from '../src/api/report.ts';
-import { ARM64_VIRT, MICROVM_LEGACY, MICROVM_MODERN, Q35_PCI, lineOf, lines, reportOf, tempDir, vdevOf, verdict, writeTrace } from './helpers.ts';
+import { ARM64_VIRT, MICROVM_LEGACY, MICROVM_MODERN, Q35_PCI, lineOf, lines, real, reportOf, tempDir, vdevOf, verdict, writeTrace } from './helpers.ts';
 
 const byDev = (r: Report, dev: string) => Object.fromEntries(r.findings.filter((f) => f.dev === dev).map((f) => [f.rule, f.verdict]));
 
@@ -15,11 +16,13 @@ describe('microvm-modern (virtio-mmio v2, QEMU 7.2, Linux 6.1)', async () => {
   const blk = vdevOf(ls, /virtio_blk_handle_write/);
   const rng = vdevOf(ls, /virtio_rng_request/);
 
-  it('knows each device: blk and rng seen, net and console inferred', () => {
-    const t = Object.fromEntries(r.devices.map((d) => [d.dev, `${d.type}/${d.type_how}`]));
-    expect(t[blk]).toBe('blk/seen');
-    expect(t[rng]).toBe('rng/seen');
-    expect(Object.values(t).sort()).toEqual(['blk/seen', 'console/inferred', 'net/inferred', 'rng/seen']);
+  it('knows each device: blk, rng and console seen (their events name them), net guessed from its queues', () => {
+    const t = Object.fromEntries(r.devices.map((d) => [d.dev, `${d.type}/${d.type_how}/${d.type_basis}`]));
+    expect(t[blk]).toBe('blk/seen/event');
+    expect(t[rng]).toBe('rng/seen/event');
+    // virtio_serial_* lines name no device but are the console's: seen, attributed by the chain just taken
+    // QEMU 7.2 logs no virtio-net event: the net type rests on its queues' shapes only
+    expect(Object.values(t).sort()).toEqual(['blk/seen/event', 'console/seen/event', 'net/inferred/queue-shapes', 'rng/seen/event']);
     expect(r.devices.every((d) => d.transport === 'mmio' && d.mmio_version === 2)).toBe(true);
   });
 
@@ -31,9 +34,11 @@ describe('microvm-modern (virtio-mmio v2, QEMU 7.2, Linux 6.1)', async () => {
     expect(ls.some((l) => l.endsWith('offset 0x20 value 0x30006e54'))).toBe(true);
     expect(ls.some((l) => l.endsWith('offset 0x20 value 0x30af802c'))).toBe(true);
     expect(r.summary.fail).toBe(0);
-    expect(r.summary.not_observed).toBe(0);
     for (const rule of ['AVPS-v2.0-5', 'AVPS-v2.0-6', 'AVPS-v2.0-7', 'AVPS-v2.0-7b']) expect(verdict(r, rule)).toEqual(['PASS']);
-    for (const rule of ['AVPS-v2.0-8', 'AVPS-v2.0-10', 'AVPS-v2.0-11', 'AVPS-v2.0-12', 'AVPS-v2.0-13']) expect(verdict(r, rule)).toEqual(['PASS']);
+    // the net device's type is inferred from its queues' shapes (QEMU 7.2 logs no virtio_net_* event
+    // here): a vsock or input device takes the same shape, so no net requirement is judged on it
+    for (const rule of ['AVPS-v2.0-8', 'AVPS-v2.0-10', 'AVPS-v2.0-11', 'AVPS-v2.0-12', 'AVPS-v2.0-13']) expect(verdict(r, rule)).toEqual(['NOT-OBSERVED']);
+    expect(r.findings.find((f) => f.rule === 'AVPS-v2.0-11')!.inferred[0]).toMatch(/is virtio-net: queue 0 takes writable-only chains/);
     // the rng answered the 5 requests of 'dd if=/dev/hwrng bs=64 count=1' and boot-time seeding with 320 bytes
     const pushed = ls.filter((l) => l.includes('virtio_rng_pushed')).map((l) => Number(/: (\d+) bytes pushed/.exec(l)![1]));
     expect(pushed.reduce((a, b) => a + b, 0)).toBe(320);
@@ -67,7 +72,10 @@ describe('microvm-legacy (virtio-mmio version 1)', async () => {
     const blkFinding = r.findings.find((f) => f.rule === 'virtio.version-1' && f.dev_type === 'blk')!;
     expect(blkFinding.message).toMatch(/legacy virtio-mmio registers \(version 1\)/);
     expect(blkFinding.evidence.some((e) => e.raw?.endsWith('offset 0x28 value 0x1000'))).toBe(true);
-    expect(r.summary.must_failures).toBe(4);
+    // 4 devices x (virtio.version-1 + virtio-mmio.version-2), and the roll-ups AVPS-v2.0-4 (blk)
+    // and -46 (console: virtio_serial_* lines name it); -41 (rng) is a SHOULD; net's type is a guess
+    expect(r.summary.must_failures).toBe(10);
+    expect(verdict(r, 'AVPS-v2.0-46')).toEqual(['FAIL']);
   });
 
   it('judges no FEATURES_OK step for legacy drivers (0x1, 0x3, 0x7)', () => {
@@ -91,7 +99,7 @@ describe('q35-pci (virtio-pci: QEMU 7.2 logs no feature words)', async () => {
   it('sees SeaBIOS and Linux drive the block device: 0x3 in one write, then 0x1, 0x3, 0xb, 0xf', () => {
     const f = r.findings.find((x) => x.rule === 'virtio.init-order' && x.dev_type === 'blk')!;
     expect(f.verdict).toBe('PASS');
-    expect(f.message).toMatch(/2 driver session\(s\) in order: 0x3 → 0xb → 0xf; 0x1 → 0x3 → 0xb → 0xf/);
+    expect(f.message).toMatch(/2 driver session\(s\) in order from reset to DRIVER_OK: 0x3 → 0xb → 0xf; 0x1 → 0x3 → 0xb → 0xf/);
     expect(f.message).toMatch(/sets ACKNOWLEDGE and DRIVER in one write/);
   });
 
@@ -112,10 +120,11 @@ describe('q35-pci (virtio-pci: QEMU 7.2 logs no feature words)', async () => {
     expect(g.message).toMatch(/while the status is ACKNOWLEDGE\|DRIVER\|FEATURES_OK/);
   });
 
-  it('names device types from QEMU\'s msix_write_config names, marked inferred', () => {
+  it('names device types from QEMU\'s msix_write_config names (a model name: seen; the line names no device: attributed)', () => {
     const net = r.devices.find((d) => d.type === 'net')!;
-    expect(net.type_how).toBe('inferred');
-    expect(net.type_why).toMatch(/virtio-net-pci/);
+    expect(net.type_how).toBe('seen');
+    expect(net.type_basis).toBe('model-name');
+    expect(net.type_why).toMatch(/virtio-net-pci.*attributed by the setup/);
     expect(r.devices.every((d) => d.transport === 'pci')).toBe(true);
   });
 });
@@ -123,7 +132,7 @@ describe('q35-pci (virtio-pci: QEMU 7.2 logs no feature words)', async () => {
 describe('arm64-virt (device tree platform, virtio-mmio v2)', async () => {
   const r = await reportOf([ARM64_VIRT]);
   it('passes like microvm-modern: same guest workload, same QEMU devices', () => {
-    expect(r.summary).toMatchObject({ fail: 0, not_observed: 0 });
+    expect(r.summary.fail).toBe(0);
     expect(r.devices.map((d) => d.type).sort()).toEqual(['blk', 'console', 'net', 'rng']);
   });
 });
@@ -144,18 +153,22 @@ describe('FAIL cases made by editing microvm-modern', () => {
     const g = r.findings.find((x) => x.rule === 'virtio.features-before-features-ok' && x.dev === blk)!;
     expect(g.verdict).toBe('FAIL');
     expect(g.message).toBe('driver session 1 wrote feature bits before setting DRIVER');
-    expect(r.summary.must_failures).toBe(2);
+    // both are the driver's duties (VIRTIO §3.1.1 "The driver MUST"): not the platform's failures
+    expect([f.target, g.target]).toEqual(['driver', 'driver']);
+    expect(r.summary.driver_must_failures).toBe(2);
+    expect(r.summary.must_failures).toBe(0);
   });
 
-  it('drop a completion: the used index runs ahead, and a chain is never completed', async () => {
+  it('drop a completion: the used index runs ahead; the chain left in flight is not a lost request', async () => {
     // the first blk read: pop, handle_read, ..., fill, flush. Without the fill, the flush publishes
-    // one element nothing completed, and the chain stays in flight while later ones complete.
+    // one element nothing completed (FAIL). The chain stays in flight while later ones complete:
+    // legal without VIRTIO_F_IN_ORDER (§2.7.9), and the driver's reset at shutdown drops it (§2.4).
     const fill = lineOf(ls, /virtqueue_fill .* len 4097 idx 0/);
     const r = await reportOf([writeTrace(tempDir(), 'no-fill.trace', ls.filter((_, i) => i !== fill - 1))]);
     expect(byDev(r, blk)['virtio.vq.used-not-more-than-taken']).toBe('FAIL');
     const once = r.findings.find((x) => x.rule === 'virtio.vq.completed-once' && x.dev === blk)!;
-    expect(once.verdict).toBe('FAIL');
-    expect(once.message).toMatch(/taken again while in flight|never completed/);
+    expect(once.verdict).toBe('PASS');
+    expect(once.message).toMatch(/1 dropped by a device reset/);
   });
 
   it('complete twice: the same fill logged again', async () => {
@@ -194,6 +207,73 @@ describe('FAIL cases made by editing microvm-modern', () => {
   it('a queue size above QueueNumMax', async () => {
     const edited = ls.map((l, i) => (i === lineOf(ls, /mmio_queue write 0x400 max 1024/) - 1 ? l.replace('max 1024', 'max 256') : l));
     const r = await reportOf([writeTrace(tempDir(), 'too-big.trace', edited)]);
-    expect(byDev(r, blk)['virtio.vq.queue-size']).toBe('FAIL');
+    // QueueNum is the driver's to choose (§4.2.2.2 "The driver MUST NOT write a value to QueueNum which is greater than QueueNumMax")
+    expect(byDev(r, blk)['virtio-mmio.queue-num']).toBe('FAIL');
+    expect(byDev(r, blk)['virtio.vq.queue-size']).toBe('PASS');
+  });
+});
+
+describe('every bundled trace, by whose duty (the README table)', () => {
+  const SOUND = (name: string) => real(`qemu-10.0-sound/${name}.trace.gz`);
+  const count = (r: Report) => {
+    const by = (t: string) => ['PASS', 'FAIL', 'NOT-OBSERVED', 'NOT-APPLICABLE'].map((v) => r.findings.filter((f) => f.target === t && f.verdict === v).length);
+    return { device: by('device'), platform: by('platform'), driver: by('driver') };
+  };
+
+  it.each([
+    // every device of the modern captures offers VERSION_1 (word 1 = 0x1), reports Version 2 (only v2
+    // registers written), takes chains only from ready queues, completes each once: device 44 PASS;
+    // IN_ORDER (bit 35) and blk RO (bit 5) not negotiated: 5 NOT-APPLICABLE. Platform: -4, -5..-7b, -40,
+    // -41, -46 PASS; the net device is guessed from its queues (QEMU 7.2 logs no virtio-net event), so
+    // -8, -10..-13 are NOT-OBSERVED. Driver: Linux follows §3.1.1 and touches no read-only register.
+    ['qemu-7.2/microvm-modern', MICROVM_MODERN, { device: [44, 0, 0, 5], platform: [8, 0, 5, 0], driver: [24, 0, 0, 0] }],
+    ['qemu-7.2/arm64-virt', ARM64_VIRT, { device: [44, 0, 0, 5], platform: [8, 0, 5, 0], driver: [24, 0, 0, 0] }],
+    // legacy virtio-mmio: 4 devices x (version-1 FAIL, version-2 FAIL) = 8 device FAILs; QueueReady is
+    // not a legacy register (4 NOT-APPLICABLE, with IN_ORDER x4 and RO); the roll-ups -4, -41 (SHOULD) and -46 FAIL with them; -40
+    // PASS (the rng served 320 bytes); the net ones NOT-OBSERVED. Driver: legacy drivers have no
+    // FEATURES_OK step: features-before-features-ok NOT-OBSERVED x4.
+    ['qemu-7.2/microvm-legacy', MICROVM_LEGACY, { device: [28, 8, 0, 9], platform: [5, 3, 5, 0], driver: [16, 0, 4, 0] }],
+    // virtio-pci in QEMU 7.2: no feature words and no queue sizes in the log, so version-1 and queue-size
+    // are NOT-OBSERVED for each of the 4 devices (and in-order, ro-write, flush-with-wce for want of the
+    // features); msix names make every type seen: -8 PASS, but -5..-7b and -10..-13 have no feature words.
+    ['qemu-7.2/q35-pci', Q35_PCI, { device: [27, 0, 14, 0], platform: [5, 0, 8, 0], driver: [12, 0, 4, 0] }],
+    // the sound device of QEMU 10.0 announces channel maps and refuses CHMAP_INFO: the one device FAIL;
+    // no block, net, entropy or console device: every platform requirement NOT-OBSERVED.
+    ['qemu-10.0-sound/chmaps-probe-fail', SOUND('chmaps-probe-fail'), { device: [6, 1, 5, 0], platform: [0, 0, 13, 0], driver: [3, 0, 3, 0] }],
+    ['qemu-10.0-sound/wav-playback', SOUND('wav-playback'), { device: [6, 0, 6, 0], platform: [0, 0, 13, 0], driver: [3, 0, 3, 0] }],
+  ] as const)('%s', async (_name, file, expected) => {
+    const r = await reportOf([file]);
+    expect(count(r)).toEqual(expected);
+  });
+});
+
+describe('scenario captures (traces/qemu-7.2-scenarios): guessed types judge nothing type-specific', () => {
+  const SCENARIO = (name: string) => real(`qemu-7.2-scenarios/${name}.trace.gz`);
+
+  it('microvm-balloon-input: two virtio-input devices take an entropy device\'s shape; -40 and -41 do not cite them', async () => {
+    // the guest's sysfs lists virtio1 and virtio2 as device 0x0012 (input): QEMU 7.2 logs no virtio_input
+    // event, so their single device-writable queue makes them look like entropy devices
+    const guest = readFileSync(SCENARIO('microvm-balloon-input').replace('.trace.gz', '.guest.virtio_devices.txt'), 'utf8');
+    expect(guest.match(/device=0x0012 driver=virtio_input/g)?.length).toBe(2);
+    const r = await reportOf([SCENARIO('microvm-balloon-input')]);
+    expect(r.devices.filter((d) => d.type === 'rng').map((d) => d.type_how)).toEqual(['inferred', 'inferred']);
+    const avps40 = r.findings.find((f) => f.rule === 'AVPS-v2.0-40')!;
+    expect(avps40.verdict).toBe('NOT-OBSERVED');
+    expect(avps40.message).toMatch(/looks like an entropy device .* but no trace line names its type: another device \(a virtio-input keyboard\) takes the same shape/);
+    expect(verdict(r, 'AVPS-v2.0-41')).toEqual(['NOT-OBSERVED', 'NOT-OBSERVED']);
+    // Linux's virtio_balloon primes its stats queue and kicks it before DRIVER_OK (the driver's fault,
+    // §3.1.1), and QEMU takes that buffer at once (the device's, §2.1.2): both FAIL, each in its section
+    const drv = r.findings.find((f) => f.rule === 'virtio.notify-after-driver-ok' && f.dev_type === 'balloon')!;
+    const dev = r.findings.find((f) => f.rule === 'virtio.live-after-driver-ok' && f.dev_type === 'balloon')!;
+    expect([drv.verdict, drv.target, dev.verdict, dev.target]).toEqual(['FAIL', 'driver', 'FAIL', 'device']);
+    expect(r.summary.must_failures).toBe(1);
+  });
+
+  it('microvm-scsi: a virtio-scsi controller (named by virtio_scsi_* lines) gets no block verdict', async () => {
+    const r = await reportOf([SCENARIO('microvm-scsi')]);
+    expect(r.devices.map((d) => `${d.type}/${d.type_how}`)).toEqual(['scsi/seen']);
+    for (const rule of ['AVPS-v2.0-4', 'AVPS-v2.0-5', 'AVPS-v2.0-7']) expect(verdict(r, rule), rule).toEqual(['NOT-OBSERVED']);
+    expect(r.findings.find((f) => f.rule === 'AVPS-v2.0-4')!.message).toBe('no virtio-blk device in the trace');
+    expect(r.summary.fail).toBe(0);
   });
 });

@@ -1,34 +1,55 @@
-/** Every rule avpscope judges, in report order. A duplicate id is a bug and fails at load. */
-import * as avps from './rules/avps.ts';
+/**
+ * Every rule avpscope judges, in report order, one file per spec area (rules/<area>.ts), each
+ * AVPS requirement beside the VIRTIO rules of its chapter. A duplicate id, or a rule that judges nothing, is a bug and fails at load.
+ */
+import * as blk from './rules/blk.ts';
+import * as consoleRules from './rules/console.ts';
+import * as general from './rules/general.ts';
+import * as net from './rules/net.ts';
+import * as rng from './rules/rng.ts';
 import * as sound from './rules/sound.ts';
-import * as virtio from './rules/virtio.ts';
+import * as mmio from './rules/transport-mmio.ts';
+import * as virtqueue from './rules/virtqueue.ts';
 import * as xlayer from './rules/xlayer.ts';
 import type { Rule } from './rule.ts';
 
 export const CATALOGUE: readonly Rule[] = [
-  virtio.initOrder,
-  virtio.featuresBeforeFeaturesOk,
-  virtio.version1,
-  virtio.liveAfterDriverOk,
-  virtio.completedOnce,
-  virtio.usedNotMoreThanPopped,
-  virtio.noCompletionWithoutRequest,
-  virtio.queueSize,
-  virtio.mmioDriverRegisters,
+  general.initOrder,
+  general.featuresBeforeFeaturesOk,
+  general.version1,
+  general.liveAfterDriverOk,
+  general.notifyAfterDriverOk,
+  general.quietAfterReset,
+  mmio.version2,
+  mmio.mmioDriverRegisters,
+  mmio.queueNum,
+  mmio.queueReady,
+  virtqueue.completedOnce,
+  virtqueue.usedNotMoreThanPopped,
+  virtqueue.noCompletionWithoutRequest,
+  virtqueue.queueSize,
+  virtqueue.chainLayout,
+  virtqueue.inOrder,
+  virtqueue.usedLen,
+  blk.status,
+  blk.flushWithWce,
+  blk.readOnlyWrites,
+  blk.avps4,
+  blk.avps5,
+  blk.avps6,
+  blk.avps7,
+  blk.avps7b,
+  net.avps8,
+  net.avps10,
+  net.avps11,
+  net.avps12,
+  net.avps13,
+  rng.answers,
+  rng.avps40,
+  rng.avps41,
+  consoleRules.portAddRemove,
+  consoleRules.avps46,
   sound.chmapInfo,
-  avps.avps4,
-  avps.avps5,
-  avps.avps6,
-  avps.avps7,
-  avps.avps7b,
-  avps.avps8,
-  avps.avps10,
-  avps.avps11,
-  avps.avps12,
-  avps.avps13,
-  avps.avps40,
-  avps.avps41,
-  avps.avps46,
   xlayer.requestSeenThrough,
   xlayer.interruptSent,
 ];
@@ -37,4 +58,6 @@ const seen = new Set<string>();
 for (const r of CATALOGUE) {
   if (seen.has(r.id)) throw new Error(`duplicate rule id ${r.id}`);
   seen.add(r.id);
+  if (!r.evaluate && !r.rollUp) throw new Error(`rule ${r.id} neither judges nor rolls up`);
+  if (r.rollUp && r.scope !== 'device') throw new Error(`rule ${r.id}: only device rules roll up`);
 }

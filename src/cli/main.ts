@@ -16,6 +16,7 @@ import { registerGate } from './gate.ts';
 import { registerIngest } from './ingest.ts';
 import { registerPerf } from './perf/index.ts';
 import { progressDisplay } from './progress.ts';
+import { registerRules } from './rules.ts';
 import { removeOwned } from '../io/temp-files.ts';
 
 export const EXIT = { OK: 0, FAIL: 1, INPUT: 2, BUG: 3 } as const;
@@ -82,6 +83,7 @@ export function buildProgram(): Command {
   registerConvert(program);
   registerAlign(program);
   registerGate(program);
+  registerRules(program);
   registerExplore(program);
   registerReport(program);
   return program;

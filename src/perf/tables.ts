@@ -39,6 +39,7 @@ export interface DeviceRow {
   type: string | null;
   type_how: string | null;
   type_why: string | null;
+  type_basis: string | null;
   transport: string | null;
   mmio_version: number | null;
   sessions: number;
@@ -67,6 +68,8 @@ export interface FindingRow {
   rule: string;
   title: string;
   level: string;
+  target: string;
+  area: string;
   spec: string;
   source_ref: string;
   vm: string;
@@ -76,6 +79,8 @@ export interface FindingRow {
   verdict: string;
   message: string;
   evidence: string;
+  assumptions: string;
+  inferred: string;
 }
 
 export interface StatRow {
@@ -116,6 +121,7 @@ export const DEVICES: TableDecl<DeviceRow> = {
     type: { type: 'VARCHAR', doc: 'device type (blk, net, console, rng, gpu, sound, ...)' },
     type_how: { type: 'VARCHAR', doc: "'seen' when the trace names it, 'inferred' otherwise" },
     type_why: { type: 'VARCHAR', doc: 'what the type rests on' },
+    type_basis: { type: 'VARCHAR', doc: "'event', 'model-name', 'device-id' or 'queue-shapes' (a guess no type-specific verdict rests on)" },
     transport: { type: 'VARCHAR', doc: "'mmio' or 'pci' when the trace shows it" },
     mmio_version: { type: 'BIGINT', doc: 'virtio-mmio version (1 legacy, 2), inferred from the registers used' },
     sessions: { type: 'BIGINT', doc: 'driver sessions (reset to reset)' },
@@ -183,15 +189,19 @@ export const FINDINGS: TableDecl<FindingRow> = {
     rule: { type: 'VARCHAR', doc: 'requirement id (AVPS-v2.0-5, virtio.init-order, ...)' },
     title: { type: 'VARCHAR', doc: 'what it requires, in short' },
     level: { type: 'VARCHAR', doc: 'MUST, SHOULD or MAY' },
+    target: { type: 'VARCHAR', doc: "whose duty: 'device' (the virtual device), 'driver' (the guest) or 'platform' (AVPS)" },
+    area: { type: 'VARCHAR', doc: 'spec area (general, transport-mmio, virtqueue, blk, net, ...)' },
     spec: { type: 'VARCHAR', doc: 'AVPS 2.0 or VIRTIO 1.3' },
     source_ref: { type: 'VARCHAR', doc: 'line of AVPS-2.0.txt or VIRTIO section' },
     vm: { type: 'VARCHAR', doc: 'VM name' },
     dev: { type: 'VARCHAR', doc: 'device instance (null: the VM as a whole)' },
     dev_type: { type: 'VARCHAR', doc: 'device type' },
     dev_type_how: { type: 'VARCHAR', doc: "'seen' or 'inferred'" },
-    verdict: { type: 'VARCHAR', doc: 'PASS, FAIL or NOT-OBSERVED' },
+    verdict: { type: 'VARCHAR', doc: 'PASS, FAIL, NOT-OBSERVED, NOT-APPLICABLE or DECLARED' },
     message: { type: 'VARCHAR', doc: 'why' },
     evidence: { type: 'VARCHAR', doc: 'JSON list of {file, line, ts, raw}' },
+    assumptions: { type: 'VARCHAR', doc: 'JSON list: what the verdict assumes that the trace does not show (an assumed driver, ...)' },
+    inferred: { type: 'VARCHAR', doc: 'JSON list: what the verdict rests on that was inferred rather than seen' },
   },
 };
 
@@ -218,7 +228,7 @@ export const META: TableDecl<MetaRow> = {
 
 export const ALL_TABLES = [META, TRACES, DEVICES, EVENTS, SPANS, FINDINGS, STATS] as const;
 
-export const SCHEMA_VERSION = '1';
+export const SCHEMA_VERSION = '2';
 
 export function ddl(t: TableDecl<unknown>): string {
   const cols = Object.entries(t.columns as Record<string, Column>).map(([n, c]) => `  ${n} ${c.type}`);

@@ -57,12 +57,18 @@ const MODERN_ONLY = new Set<number>([
 export interface MmioQueue {
   num?: number;
   numMax?: number;
+  /** the QueueNum write: evidence for a verdict on it */
+  numRef?: Ref;
   ready: boolean;
+  /** the QueueReady write that made it ready */
+  readyRef?: Ref;
 }
 
 export interface MmioHost {
   driverFeatureWord(sel: number, value: number, ref: Ref): void;
   queueSize(queue: number, size: number): void;
+  /** VIRTIO_F_RING_PACKED negotiated: a packed ring's size need not be a power of 2 (§2.8) */
+  packed(): boolean;
   problem(code: 'mmio.queue-size-too-big' | 'mmio.queue-size-not-pow2' | 'mmio.write-read-only', ref: Ref, detail: string): void;
 }
 
@@ -70,7 +76,11 @@ export class MmioState {
   /** 1 (legacy) or 2, inferred from the registers the driver uses; the Version read's value is not in QEMU's log */
   version?: 1 | 2;
   versionEvidence?: Ref;
+  /** true when the version is the Version register's value as read, not inferred from the registers the driver uses */
+  versionRead = false;
   accesses = 0;
+  /** the driver's first register write: evidence for a verdict on its writes */
+  firstWrite?: Ref;
   private queueSel = 0;
   private driverFeaturesSel = 0;
   readonly queues = new Map<number, MmioQueue>();
@@ -88,12 +98,14 @@ export class MmioState {
     if (offset === MMIO.Version && value !== undefined && (value === 1 || value === 2)) {
       this.version = value;
       this.versionEvidence = ref;
+      this.versionRead = true;
     }
     if (offset === MMIO.QueueNumMax && value !== undefined) this.queue().numMax = value;
   }
 
   write(offset: number, value: number, ref: Ref): void {
     this.accesses++;
+    this.firstWrite ??= ref;
     if (this.version === undefined) {
       if (LEGACY_ONLY.has(offset)) {
         this.version = 1;
@@ -120,18 +132,22 @@ export class MmioState {
       case MMIO.QueueNum: {
         const q = this.queue();
         q.num = value;
+        q.numRef = ref;
         if (q.numMax !== undefined && value > q.numMax) {
           this.host.problem('mmio.queue-size-too-big', ref, `QueueNum ${value} for queue ${this.queueSel} exceeds QueueNumMax ${q.numMax}`);
         }
-        if (this.version === 2 && (value & (value - 1)) !== 0) {
+        if (this.version === 2 && (value & (value - 1)) !== 0 && !this.host.packed()) {
           this.host.problem('mmio.queue-size-not-pow2', ref, `QueueNum ${value} for queue ${this.queueSel} is not a power of 2`);
         }
         this.host.queueSize(this.queueSel, value);
         break;
       }
-      case MMIO.QueueReady:
-        this.queue().ready = value !== 0;
+      case MMIO.QueueReady: {
+        const q = this.queue();
+        q.ready = value !== 0;
+        if (q.ready) q.readyRef = ref;
         break;
+      }
       case MMIO.QueuePFN:
         this.queue().ready = value !== 0;
         break;
