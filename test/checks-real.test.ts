@@ -31,9 +31,10 @@ describe('microvm-modern (virtio-mmio v2, QEMU 7.2, Linux 6.1)', async () => {
     expect(ls.some((l) => l.endsWith('offset 0x20 value 0x30006e54'))).toBe(true);
     expect(ls.some((l) => l.endsWith('offset 0x20 value 0x30af802c'))).toBe(true);
     expect(r.summary.fail).toBe(0);
-    expect(r.summary.not_observed).toBe(0);
     for (const rule of ['AVPS-v2.0-5', 'AVPS-v2.0-6', 'AVPS-v2.0-7', 'AVPS-v2.0-7b']) expect(verdict(r, rule)).toEqual(['PASS']);
-    for (const rule of ['AVPS-v2.0-8', 'AVPS-v2.0-10', 'AVPS-v2.0-11', 'AVPS-v2.0-12', 'AVPS-v2.0-13']) expect(verdict(r, rule)).toEqual(['PASS']);
+    // the net device's type is inferred from its queues' shapes: no line shows it is virtio-net
+    expect(verdict(r, 'AVPS-v2.0-8')).toEqual(['NOT-OBSERVED']);
+    for (const rule of ['AVPS-v2.0-10', 'AVPS-v2.0-11', 'AVPS-v2.0-12', 'AVPS-v2.0-13']) expect(verdict(r, rule)).toEqual(['PASS']);
     // the rng answered the 5 requests of 'dd if=/dev/hwrng bs=64 count=1' and boot-time seeding with 320 bytes
     const pushed = ls.filter((l) => l.includes('virtio_rng_pushed')).map((l) => Number(/: (\d+) bytes pushed/.exec(l)![1]));
     expect(pushed.reduce((a, b) => a + b, 0)).toBe(320);
@@ -91,7 +92,7 @@ describe('q35-pci (virtio-pci: QEMU 7.2 logs no feature words)', async () => {
   it('sees SeaBIOS and Linux drive the block device: 0x3 in one write, then 0x1, 0x3, 0xb, 0xf', () => {
     const f = r.findings.find((x) => x.rule === 'virtio.init-order' && x.dev_type === 'blk')!;
     expect(f.verdict).toBe('PASS');
-    expect(f.message).toMatch(/2 driver session\(s\) in order: 0x3 → 0xb → 0xf; 0x1 → 0x3 → 0xb → 0xf/);
+    expect(f.message).toMatch(/2 driver session\(s\) in order from reset to DRIVER_OK: 0x3 → 0xb → 0xf; 0x1 → 0x3 → 0xb → 0xf/);
     expect(f.message).toMatch(/sets ACKNOWLEDGE and DRIVER in one write/);
   });
 
@@ -123,7 +124,7 @@ describe('q35-pci (virtio-pci: QEMU 7.2 logs no feature words)', async () => {
 describe('arm64-virt (device tree platform, virtio-mmio v2)', async () => {
   const r = await reportOf([ARM64_VIRT]);
   it('passes like microvm-modern: same guest workload, same QEMU devices', () => {
-    expect(r.summary).toMatchObject({ fail: 0, not_observed: 0 });
+    expect(r.summary.fail).toBe(0);
     expect(r.devices.map((d) => d.type).sort()).toEqual(['blk', 'console', 'net', 'rng']);
   });
 });
@@ -144,7 +145,10 @@ describe('FAIL cases made by editing microvm-modern', () => {
     const g = r.findings.find((x) => x.rule === 'virtio.features-before-features-ok' && x.dev === blk)!;
     expect(g.verdict).toBe('FAIL');
     expect(g.message).toBe('driver session 1 wrote feature bits before setting DRIVER');
-    expect(r.summary.must_failures).toBe(2);
+    // both are the driver's duties (VIRTIO §3.1.1 "The driver MUST"): not the platform's failures
+    expect([f.target, g.target]).toEqual(['driver', 'driver']);
+    expect(r.summary.driver_must_failures).toBe(2);
+    expect(r.summary.must_failures).toBe(0);
   });
 
   it('drop a completion: the used index runs ahead, and a chain is never completed', async () => {
@@ -194,6 +198,8 @@ describe('FAIL cases made by editing microvm-modern', () => {
   it('a queue size above QueueNumMax', async () => {
     const edited = ls.map((l, i) => (i === lineOf(ls, /mmio_queue write 0x400 max 1024/) - 1 ? l.replace('max 1024', 'max 256') : l));
     const r = await reportOf([writeTrace(tempDir(), 'too-big.trace', edited)]);
-    expect(byDev(r, blk)['virtio.vq.queue-size']).toBe('FAIL');
+    // QueueNum is the driver's to choose (§4.2.2.2 "The driver MUST NOT write a value to QueueNum which is greater than QueueNumMax")
+    expect(byDev(r, blk)['virtio-mmio.queue-num']).toBe('FAIL');
+    expect(byDev(r, blk)['virtio.vq.queue-size']).toBe('PASS');
   });
 });

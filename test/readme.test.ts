@@ -16,7 +16,7 @@ describe('README', () => {
   });
 
   it('lists every rule of the catalogue and every core table', () => {
-    for (const r of CATALOGUE) expect(readme, r.id).toContain(`| \`${r.id}\` | ${r.level} |`);
+    for (const r of CATALOGUE) expect(readme, r.id).toContain(`| \`${r.id}\` | ${r.level} | ${r.target} |`);
     for (const t of ALL_TABLES) expect(readme).toContain(`\`${t.name}\``);
   });
 

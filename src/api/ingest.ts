@@ -149,9 +149,10 @@ export async function ingest(opts: IngestOptions): Promise<Ingested> {
     await store.rows(
       FINDINGS,
       findings.map((f) => ({
-        rule: f.rule, title: f.title, level: f.level, spec: f.spec, source_ref: f.where, vm: f.vm,
+        rule: f.rule, title: f.title, level: f.level, target: f.target, area: f.area, spec: f.spec, source_ref: f.where, vm: f.vm,
         dev: f.dev, dev_type: f.dev_type, dev_type_how: f.dev_type_how, verdict: f.verdict, message: f.message,
         evidence: JSON.stringify(f.evidence.map((e) => ({ file: e.src?.file ?? null, line: e.src?.line ?? null, ts: e.ts, raw: e.raw ?? null }))),
+        assumptions: JSON.stringify(f.assumptions), inferred: JSON.stringify(f.inferred),
       })),
     );
     await store.rows(

@@ -1,16 +1,27 @@
 /** Judgements several rules share: feature requirements and observation-based verdicts. */
 import type { Device } from '../model/device.ts';
-import { ASSUMED_DRIVERS, featureName, hasBit, hexBits, type AssumedDriver } from '../model/features.ts';
+import { ASSUMED_DRIVERS, F_VERSION_1, featureName, hasBit, hexBits, type AssumedDriver } from '../model/features.ts';
 import type { ObservationCode, Ref } from '../model/observations.ts';
 import { observationKey } from '../model/platform.ts';
 import type { Outcome, RuleContext } from './rule.ts';
 
+/** Assumed to accept `bit` whenever the device offers it: VERSION_1 by §6.1, others by the driver's feature table. */
+function assumedAccepting(assume: AssumedDriver, typeId: number | undefined, bit: number): string | undefined {
+  if (assume === 'none') return undefined;
+  const driver = ASSUMED_DRIVERS[assume];
+  if (bit === F_VERSION_1) return `the driver is ${driver.description}; they accept VIRTIO_F_VERSION_1 whenever it is offered (as §6.1 requires of a driver)`;
+  if (typeId !== undefined && driver.accepts[typeId]?.includes(bit)) return `the driver is ${driver.description}`;
+  return undefined;
+}
+
 /**
- * A feature the device must offer, judged from what the trace proves: accepted by a driver means
- * offered (PASS); missing from the set accepted by a driver known to accept it whenever offered
- * means not offered (FAIL, naming the assumed driver); anything else is NOT-OBSERVED.
+ * A feature the device must offer, judged from what the trace proves: in the device's own
+ * offered word, or accepted by a driver, means offered (PASS); missing from the offered word, or
+ * from the set accepted by a driver assumed to accept it whenever offered, means not offered
+ * (FAIL, naming the assumption); anything else is NOT-OBSERVED. `caveat` is what else could
+ * explain a missing bit under the assumed driver (the outcome keeps it among its assumptions).
  */
-export function judgeOfferedFeature(d: Device, bit: number, assume: AssumedDriver): Outcome {
+export function judgeOfferedFeature(d: Device, bit: number, assume: AssumedDriver, caveat?: string): Outcome {
   const typeId = d.type()?.id;
   const name = featureName(typeId, bit);
   const offered = d.status.sessions.map((s) => s.offered).find((o) => o !== undefined && hasBit(o.bits, bit));
@@ -32,14 +43,15 @@ export function judgeOfferedFeature(d: Device, bit: number, assume: AssumedDrive
     return { verdict: 'NOT-OBSERVED', message: `the trace shows no feature negotiation for this device${d.transport === 'pci' ? ' (QEMU 7.2 logs no feature words for virtio-pci)' : ''}` };
   }
   const last = negotiated.at(-1)!;
-  const driver = assume === 'none' ? undefined : ASSUMED_DRIVERS[assume];
-  if (driver && typeId !== undefined && driver.accepts[typeId]?.includes(bit)) {
+  const assumption = assumedAccepting(assume, typeId, bit);
+  if (assumption) {
     return {
       verdict: 'FAIL',
       message:
         `${name} (bit ${bit}) is not in the features the driver accepted (${hexBits(last.acc!.bits)}); ` +
-        `assuming the driver is ${driver.description}, the device did not offer it (--assume-driver none to not assume)`,
+        `assuming ${assumption}, the device did not offer it${caveat ? ` (${caveat})` : ''} (--assume-driver none to not assume)`,
       evidence: last.acc!.refFor(bit),
+      assumptions: [assumption, ...(caveat ? [caveat] : [])],
     };
   }
   return {

@@ -1,14 +1,24 @@
 /**
- * A rule: one requirement of a specification, with where it stands, how strong it is, what it
- * applies to, and how to judge it from the replayed model.
+ * A rule: one requirement of a specification, with where it stands, how strong it is, whose duty
+ * it is, what it applies to, and how to judge it from the replayed model.
  */
 import type { Device } from '../model/device.ts';
 import type { AssumedDriver } from '../model/features.ts';
 import type { Observation, Ref } from '../model/observations.ts';
 import type { Platform } from '../model/platform.ts';
 
-export type Verdict = 'PASS' | 'FAIL' | 'NOT-OBSERVED';
+/**
+ * NOT-APPLICABLE: the requirement does not bind this platform (its condition is not met), said
+ * with why. DECLARED: the vendor's declaration, not observed; never counted as observed or failed.
+ */
+export type Verdict = 'PASS' | 'FAIL' | 'NOT-OBSERVED' | 'NOT-APPLICABLE' | 'DECLARED';
 export type Level = 'MUST' | 'SHOULD' | 'MAY';
+/**
+ * Whose duty the rule judges, from the spec's own wording: "The device MUST" (the hypervisor's
+ * virtual device), "The driver MUST" (the guest), or an AVPS requirement on the platform.
+ */
+export type Target = 'device' | 'driver' | 'platform';
+export const TARGETS: readonly Target[] = ['device', 'platform', 'driver'];
 
 export interface RuleSource {
   spec: 'AVPS 2.0' | 'VIRTIO 1.3';
@@ -22,6 +32,10 @@ export interface Outcome {
   verdict: Verdict;
   message: string;
   evidence?: Ref[];
+  /** what the verdict takes for granted that the trace does not show (an assumed driver, ...) */
+  assumptions?: string[];
+  /** what the verdict rests on that was inferred rather than seen (a device type, an attribution) */
+  inferred?: string[];
 }
 
 export interface RuleContext {
@@ -37,6 +51,12 @@ export interface Rule {
   id: string;
   title: string;
   level: Level;
+  target: Target;
+  /**
+   * The spec area the rule belongs to, one file per area under rules/ (general, transport-mmio,
+   * virtqueue, blk, net, ...): what a chapter roll-up collects.
+   */
+  area: string;
   source: RuleSource;
   /** why the rule has the id it has, where that needs saying */
   note?: string;

@@ -8,12 +8,14 @@ import type { AssumedDriver } from '../model/features.ts';
 import type { Ref } from '../model/observations.ts';
 import type { Platform } from '../model/platform.ts';
 import { CATALOGUE } from './catalogue.ts';
-import type { Level, Rule, Verdict } from './rule.ts';
+import type { Level, Outcome, Rule, Target, Verdict } from './rule.ts';
 
 export interface Finding {
   rule: string;
   title: string;
   level: Level;
+  target: Target;
+  area: string;
   spec: string;
   where: string;
   vm: string;
@@ -25,6 +27,8 @@ export interface Finding {
   verdict: Verdict;
   message: string;
   evidence: Ref[];
+  assumptions: string[];
+  inferred: string[];
 }
 
 export interface CheckOptions {
@@ -37,6 +41,19 @@ function judged(d: Device): boolean {
   return d.type() !== undefined || d.status.sessions.length > 0 || d.queues.size > 0;
 }
 
+/**
+ * A PASS must show the line it stands on: one without evidence is a rule's bug, reported as
+ * NOT-OBSERVED (never as a PASS) so that a bug cannot turn into a verdict.
+ */
+export const PASS_WITHOUT_EVIDENCE = 'judged PASS, but with no trace line to show for it: not a PASS';
+
+function settle(o: Outcome): Pick<Finding, 'verdict' | 'message' | 'evidence' | 'assumptions' | 'inferred'> {
+  const evidence = o.evidence ?? [];
+  const rest = { evidence, assumptions: o.assumptions ?? [], inferred: o.inferred ?? [] };
+  if (o.verdict === 'PASS' && evidence.length === 0) return { verdict: 'NOT-OBSERVED', message: `${o.message} (${PASS_WITHOUT_EVIDENCE})`, ...rest };
+  return { verdict: o.verdict, message: o.message, ...rest };
+}
+
 export function runChecks(platform: Platform, opts: CheckOptions = {}): Finding[] {
   const out: Finding[] = [];
   const assumeDriver = opts.assumeDriver ?? 'linux';
@@ -45,10 +62,13 @@ export function runChecks(platform: Platform, opts: CheckOptions = {}): Finding[
     const observations = platform.observations.filter((o) => o.vm === vm.name);
     const ctx = { platform, vm: vm.name, devices, observations, assumeDriver };
     for (const rule of opts.rules ?? CATALOGUE) {
-      const base = { rule: rule.id, title: rule.title, level: rule.level, spec: rule.source.spec, where: rule.source.where, vm: vm.name };
+      const base = {
+        rule: rule.id, title: rule.title, level: rule.level, target: rule.target, area: rule.area,
+        spec: rule.source.spec, where: rule.source.where, vm: vm.name,
+      };
+      const none = { dev: null, dev_type: null, dev_type_how: null };
       if (rule.scope === 'vm') {
-        const o = rule.evaluate(ctx, undefined);
-        out.push({ ...base, dev: null, dev_type: null, dev_type_how: null, verdict: o.verdict, message: o.message, evidence: o.evidence ?? [] });
+        out.push({ ...base, ...none, ...settle(rule.evaluate(ctx, undefined)) });
         continue;
       }
       const targets = devices.filter((d) => !rule.deviceTypes || rule.deviceTypes.includes(d.type()?.id ?? -1));
@@ -58,13 +78,12 @@ export function runChecks(platform: Platform, opts: CheckOptions = {}): Finding[
       if (targets.length === 0 && rule.source.spec === 'VIRTIO 1.3') continue;
       if (targets.length === 0) {
         const what = rule.deviceTypes ? rule.deviceTypes.map((t) => `virtio-${deviceTypeName(t)}`).join(' or ') : 'virtio';
-        out.push({ ...base, dev: null, dev_type: null, dev_type_how: null, verdict: 'NOT-OBSERVED', message: `no ${what} device in the trace`, evidence: [] });
+        out.push({ ...base, ...none, ...settle({ verdict: 'NOT-OBSERVED', message: `no ${what} device in the trace` }) });
         continue;
       }
       for (const d of applicable) {
         const t = d.type();
-        const o = rule.evaluate(ctx, d);
-        out.push({ ...base, dev: d.id, dev_type: t?.name ?? null, dev_type_how: t?.how ?? null, verdict: o.verdict, message: o.message, evidence: o.evidence ?? [] });
+        out.push({ ...base, dev: d.id, dev_type: t?.name ?? null, dev_type_how: t?.how ?? null, ...settle(rule.evaluate(ctx, d)) });
       }
     }
   }

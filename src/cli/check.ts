@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import { loadReport, reportJson, reportText } from '../api/report.ts';
+import { failsCheck, loadReport, reportJson, reportText, type FailOn } from '../api/report.ts';
 import { EXIT, inputOptions, withInputs } from './main.ts';
 
 export function registerCheck(program: Command): void {
@@ -11,6 +11,11 @@ export function registerCheck(program: Command): void {
   )
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
     .option('--evidence <n>', 'evidence lines shown per verdict (FAIL shows at least 3)', (v) => Number.parseInt(v, 10), 1)
+    .addOption(
+      new Option('--fail-on <whose>', "failures that make the exit code 1: device and platform MUSTs; also the driver's MUSTs; or any FAIL")
+        .choices(['device+platform', 'driver', 'all'])
+        .default('device+platform'),
+    )
     .action((inputs: string[], o) =>
       withInputs(inputs, o, async (opened) => {
         const report = await loadReport(opened.store.conn);
@@ -19,7 +24,7 @@ export function registerCheck(program: Command): void {
           process.stdout.write(reportText(report, { evidence: o.evidence, color: process.stdout.isTTY }));
           if (opened.ingested && opened.dbPath) process.stdout.write(`Store: ${opened.dbPath}\n`);
         }
-        process.exitCode = report.summary.must_failures > 0 ? EXIT.FAIL : EXIT.OK;
+        process.exitCode = failsCheck(report.summary, o.failOn as FailOn) ? EXIT.FAIL : EXIT.OK;
       }),
     );
 }

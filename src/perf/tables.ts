@@ -66,6 +66,8 @@ export interface FindingRow {
   rule: string;
   title: string;
   level: string;
+  target: string;
+  area: string;
   spec: string;
   source_ref: string;
   vm: string;
@@ -75,6 +77,8 @@ export interface FindingRow {
   verdict: string;
   message: string;
   evidence: string;
+  assumptions: string;
+  inferred: string;
 }
 
 export interface StatRow {
@@ -182,15 +186,19 @@ export const FINDINGS: TableDecl<FindingRow> = {
     rule: { type: 'VARCHAR', doc: 'requirement id (AVPS-v2.0-5, virtio.init-order, ...)' },
     title: { type: 'VARCHAR', doc: 'what it requires, in short' },
     level: { type: 'VARCHAR', doc: 'MUST, SHOULD or MAY' },
+    target: { type: 'VARCHAR', doc: "whose duty: 'device' (the virtual device), 'driver' (the guest) or 'platform' (AVPS)" },
+    area: { type: 'VARCHAR', doc: 'spec area (general, transport-mmio, virtqueue, blk, net, ...)' },
     spec: { type: 'VARCHAR', doc: 'AVPS 2.0 or VIRTIO 1.3' },
     source_ref: { type: 'VARCHAR', doc: 'line of AVPS-2.0.txt or VIRTIO section' },
     vm: { type: 'VARCHAR', doc: 'VM name' },
     dev: { type: 'VARCHAR', doc: 'device instance (null: the VM as a whole)' },
     dev_type: { type: 'VARCHAR', doc: 'device type' },
     dev_type_how: { type: 'VARCHAR', doc: "'seen' or 'inferred'" },
-    verdict: { type: 'VARCHAR', doc: 'PASS, FAIL or NOT-OBSERVED' },
+    verdict: { type: 'VARCHAR', doc: 'PASS, FAIL, NOT-OBSERVED, NOT-APPLICABLE or DECLARED' },
     message: { type: 'VARCHAR', doc: 'why' },
     evidence: { type: 'VARCHAR', doc: 'JSON list of {file, line, ts, raw}' },
+    assumptions: { type: 'VARCHAR', doc: 'JSON list: what the verdict assumes that the trace does not show (an assumed driver, ...)' },
+    inferred: { type: 'VARCHAR', doc: 'JSON list: what the verdict rests on that was inferred rather than seen' },
   },
 };
 
@@ -217,7 +225,7 @@ export const META: TableDecl<MetaRow> = {
 
 export const ALL_TABLES = [META, TRACES, DEVICES, EVENTS, SPANS, FINDINGS, STATS] as const;
 
-export const SCHEMA_VERSION = '1';
+export const SCHEMA_VERSION = '2';
 
 export function ddl(t: TableDecl<unknown>): string {
   const cols = Object.entries(t.columns as Record<string, Column>).map(([n, c]) => `  ${n} ${c.type}`);

@@ -49,6 +49,9 @@ export interface DeviceCrossLayer {
   requests: number;
   /** guest interrupts of the device, each checked against QEMU's notifications */
   interrupts: number;
+  /** lines that show the first request followed through, and the first interrupt handled */
+  requestEvidence: Ref[];
+  interruptEvidence: Ref[];
   oneSided: OneSided[];
 }
 
@@ -113,6 +116,9 @@ class VmState {
   readonly irqEntry = new Map<string, EventOf<'irq.handler'>>();
   readonly oneSided: OneSided[] = [];
   readonly requests = new Map<string, number>();
+  /** per host device, the first request followed through and the first interrupt handled: a PASS's evidence */
+  readonly firstFollowed = new Map<string, Ref[]>();
+  readonly firstHandled = new Map<string, Ref[]>();
 
   constructor(
     readonly name: string,
@@ -290,7 +296,10 @@ class XlayerRun {
     // completed without QEMU taking it: judged at the end, when it is known whether QEMU took later ones
     if (v.aligned && !r.chain) return;
     const host = r.chain?.vq.dev;
-    if (host !== undefined) v.requests.set(host, (v.requests.get(host) ?? 0) + 1);
+    if (host !== undefined) {
+      v.requests.set(host, (v.requests.get(host) ?? 0) + 1);
+      if (!v.firstFollowed.has(host)) v.firstFollowed.set(host, [r.issue, ...(r.chain ? [r.chain.pop] : []), ref]);
+    }
     this.write(v, r, 'complete');
   }
 
@@ -308,6 +317,7 @@ class XlayerRun {
     if (!entry || !e.handled || host === undefined) return;
     const n = (v.handled.get(host) ?? 0) + 1;
     v.handled.set(host, n);
+    if (!v.firstHandled.has(host)) v.firstHandled.set(host, [refOf(entry), ref]);
     const sent = v.sent.get(host);
     // several notifications may come as one interrupt, never one notification as several
     if (n > (sent?.count ?? 0)) {
@@ -406,6 +416,8 @@ class XlayerRun {
         guestDev,
         requests: v.requests.get(d.id) ?? 0,
         interrupts: v.handled.get(d.id) ?? 0,
+        requestEvidence: v.firstFollowed.get(d.id) ?? [],
+        interruptEvidence: v.firstHandled.get(d.id) ?? [],
         oneSided: v.oneSided.filter((o) => o.hostDev === d.id),
       });
     }

@@ -12,6 +12,8 @@ export const chmapInfo = defineRule({
   id: 'virtio-snd.chmap-info',
   title: 'The channel maps the device announces are described by CHMAP_INFO',
   level: 'MUST',
+  target: 'device',
+  area: 'sound',
   source: {
     spec: 'VIRTIO 1.3',
     where: '§5.14.4, §5.14.5, §5.14.6.1, §5.14.6.9',

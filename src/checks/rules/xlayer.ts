@@ -25,6 +25,8 @@ export const requestSeenThrough = defineRule({
   id: 'xlayer.blk.request-seen-through',
   title: 'Every block request the guest issues is taken, used and returned',
   level: 'SHOULD',
+  target: 'device',
+  area: 'xlayer',
   source: {
     spec: 'VIRTIO 1.3',
     where: '§2.7.13, §2.7.14',
@@ -38,7 +40,7 @@ export const requestSeenThrough = defineRule({
     const o = unaligned(d!) ?? oneSided(d!, ['never-popped', 'never-used', 'never-completed']);
     if (o) return o;
     if (x.requests === 0) return { verdict: 'NOT-OBSERVED', message: `no block request of ${x.guestDev ?? 'this device'} was followed through both traces` };
-    return { verdict: 'PASS', message: `${x.requests} block requests of ${x.guestDev} followed from the guest's issue through QEMU and back to the guest's completion` };
+    return { verdict: 'PASS', message: `${x.requests} block requests of ${x.guestDev} followed from the guest's issue through QEMU and back to the guest's completion`, evidence: x.requestEvidence };
   },
 });
 
@@ -46,6 +48,8 @@ export const interruptSent = defineRule({
   id: 'xlayer.interrupt-sent',
   title: 'Every interrupt the guest handles was sent by the device',
   level: 'SHOULD',
+  target: 'device',
+  area: 'xlayer',
   source: {
     spec: 'VIRTIO 1.3',
     where: '§2.7.14, §4.1.5.4, §4.2.3.4',
@@ -59,6 +63,6 @@ export const interruptSent = defineRule({
     const o = unaligned(d!) ?? oneSided(d!, ['interrupt-not-sent']);
     if (o) return o;
     if (x.interrupts === 0) return { verdict: 'NOT-OBSERVED', message: `the guest handled no interrupt of ${x.guestDev} in its trace` };
-    return { verdict: 'PASS', message: `${x.interrupts} interrupts of ${x.guestDev} handled by the guest, none without a notification from QEMU` };
+    return { verdict: 'PASS', message: `${x.interrupts} interrupts of ${x.guestDev} handled by the guest, none without a notification from QEMU`, evidence: x.interruptEvidence };
   },
 });

@@ -57,6 +57,8 @@ const MODERN_ONLY = new Set<number>([
 export interface MmioQueue {
   num?: number;
   numMax?: number;
+  /** the QueueNum write: evidence for a verdict on it */
+  numRef?: Ref;
   ready: boolean;
 }
 
@@ -120,6 +122,7 @@ export class MmioState {
       case MMIO.QueueNum: {
         const q = this.queue();
         q.num = value;
+        q.numRef = ref;
         if (q.numMax !== undefined && value > q.numMax) {
           this.host.problem('mmio.queue-size-too-big', ref, `QueueNum ${value} for queue ${this.queueSel} exceeds QueueNumMax ${q.numMax}`);
         }

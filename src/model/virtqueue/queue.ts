@@ -36,6 +36,8 @@ export class QueueState {
   /** completions that wrote nothing (used length 0), and the first of them */
   emptyFills = 0;
   firstEmptyFill?: Ref;
+  /** the first completion: evidence a verdict on the queue can cite */
+  firstFill?: Ref;
   /** ordinal of the latest pop whose chain was completed */
   lastCompletedOrdinal = -1;
 
@@ -64,6 +66,7 @@ export class QueueState {
     this.lastFill.set(elem, ref);
     if (this.lastFill.size > REMEMBERED_FILLS) this.lastFill.delete(this.lastFill.keys().next().value!);
     this.fills++;
+    this.firstFill ??= ref;
     if (len === 0) {
       this.emptyFills++;
       this.firstEmptyFill ??= ref;

@@ -1,0 +1,102 @@
+/**
+ * Virtqueue requirements (VIRTIO §2.7) that hold for every device type: what the device takes,
+ * completes and publishes.
+ */
+import { completedChains, failOnObservations } from '../judge.ts';
+import { defineRule } from '../rule.ts';
+import type { Device } from '../../model/device.ts';
+import type { Ref } from '../../model/observations.ts';
+
+const AREA = 'virtqueue';
+
+/** The first completion of each queue in use: the evidence a PASS on completions cites. */
+function firstFills(d: Device): Ref[] {
+  return [...d.queues.values()].flatMap((q) => (q.firstFill ? [q.firstFill] : [])).slice(0, 3);
+}
+
+export const completedOnce = defineRule({
+  id: 'virtio.vq.completed-once',
+  title: 'Every chain the device takes is completed exactly once',
+  level: 'MUST',
+  target: 'device',
+  area: AREA,
+  source: {
+    spec: 'VIRTIO 1.3',
+    where: '§2.7.8, §2.7.14',
+    text: 'The device returns each available descriptor chain it takes through exactly one used ring element.',
+  },
+  scope: 'device',
+  evaluate(ctx, d) {
+    return failOnObservations(ctx, d!, ['vq.completed-twice', 'vq.pop-while-in-flight', 'vq.lost-request'], () => {
+      const n = completedChains(d!);
+      if (n === 0) return { verdict: 'NOT-OBSERVED', message: 'the device completed no chain in the trace' };
+      const tail = d!.inFlightAtEnd > 0 ? `; ${d!.inFlightAtEnd} still in flight when the trace ended` : '';
+      const reset = d!.droppedAtReset > 0 ? `; ${d!.droppedAtReset} dropped by a device reset` : '';
+      return { verdict: 'PASS', message: `${n} chains taken and completed once each${tail}${reset}`, evidence: firstFills(d!) };
+    });
+  },
+});
+
+export const usedNotMoreThanPopped = defineRule({
+  id: 'virtio.vq.used-not-more-than-taken',
+  title: 'Never more used elements published than chains taken',
+  level: 'MUST',
+  target: 'device',
+  area: AREA,
+  source: {
+    spec: 'VIRTIO 1.3',
+    where: '§2.7.8',
+    text: 'The used index advances by one for each chain the device has returned; it never runs ahead of the chains the device took.',
+  },
+  scope: 'device',
+  evaluate(ctx, d) {
+    return failOnObservations(ctx, d!, ['vq.used-more-than-filled'], () => {
+      const used = [...d!.queues.values()].reduce((a, q) => a + q.used, 0);
+      if (used === 0) return { verdict: 'NOT-OBSERVED', message: 'the device published no used element in the trace' };
+      return { verdict: 'PASS', message: `${used} used elements published, each for a completed chain`, evidence: firstFills(d!) };
+    });
+  },
+});
+
+export const noCompletionWithoutRequest = defineRule({
+  id: 'virtio.vq.no-completion-without-request',
+  title: 'No completion without a request',
+  level: 'MUST',
+  target: 'device',
+  area: AREA,
+  source: {
+    spec: 'VIRTIO 1.3',
+    where: '§2.7.8',
+    text: 'A used ring element names the head of a descriptor chain the driver made available and the device took.',
+  },
+  scope: 'device',
+  evaluate(ctx, d) {
+    return failOnObservations(ctx, d!, ['vq.completion-without-request'], () => {
+      const n = completedChains(d!);
+      if (n === 0) return { verdict: 'NOT-OBSERVED', message: 'the device completed no chain in the trace' };
+      return { verdict: 'PASS', message: `all ${n} completions answer a chain the device took`, evidence: firstFills(d!) };
+    });
+  },
+});
+
+export const queueSize = defineRule({
+  id: 'virtio.vq.queue-size',
+  title: 'The device stays within the queue size',
+  level: 'MUST',
+  target: 'device',
+  area: AREA,
+  source: {
+    spec: 'VIRTIO 1.3',
+    where: '§2.7',
+    text: 'At most Queue Size chains are outstanding and used elements are written within the ring.',
+  },
+  scope: 'device',
+  evaluate(ctx, d) {
+    return failOnObservations(ctx, d!, ['vq.in-flight-past-size', 'vq.index-past-size'], () => {
+      const sized = [...d!.queues.values()].filter((q) => q.size !== undefined && q.pops > 0);
+      if (sized.length === 0) return { verdict: 'NOT-OBSERVED', message: 'the trace shows no queue size for a queue in use' };
+      const worst = sized.map((q) => `queue ${q.index}: at most ${q.maxInflight} of ${q.size} in flight`).join(', ');
+      return { verdict: 'PASS', message: worst, evidence: firstFills(d!) };
+    });
+  },
+});
