@@ -6,7 +6,9 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { attachRawLines } from '../checks/evidence.ts';
 import { ANALYSES } from '../analyses/registry.ts';
+import type { Profile } from '../checks/rule.ts';
 import { runChecks } from '../checks/runner.ts';
+import { readManifest } from '../ingest/manifest.ts';
 import { InputError } from '../ingest/errors.ts';
 import { STAT_DECLARATIONS } from '../ingest/stats.ts';
 import { COMMON_FIELDS, Event } from '../model/events.ts';
@@ -27,6 +29,9 @@ export interface IngestOptions {
   /** database file, or ':memory:' */
   db: string;
   assumeDriver?: AssumedDriver;
+  /** the platform manifest (YAML or JSON) for what no trace shows */
+  manifest?: string;
+  profile?: Profile;
   /** bad input counters of severity error/data-loss make the ingest fail */
   strict?: boolean;
 }
@@ -92,6 +97,8 @@ export function viewDefinitions(): string[] {
 }
 
 export async function ingest(opts: IngestOptions): Promise<Ingested> {
+  // a bad manifest is the user's error, found before any work
+  const manifest = opts.manifest !== undefined ? readManifest(opts.manifest) : undefined;
   const store = await StoreWriter.create(opts.db);
   try {
     const events = store.tsv(EVENTS);
@@ -128,7 +135,7 @@ export async function ingest(opts: IngestOptions): Promise<Ingested> {
         );
       }
     }
-    const findings = runChecks(r.platform, { assumeDriver: opts.assumeDriver });
+    const findings = runChecks(r.platform, { assumeDriver: opts.assumeDriver, manifest, profile: opts.profile });
     await attachRawLines(findings.flatMap((f) => f.evidence));
 
     await store.rows(META, [
@@ -137,6 +144,8 @@ export async function ingest(opts: IngestOptions): Promise<Ingested> {
       { key: 'created', value: new Date().toISOString() },
       { key: 'origin_ns', value: r.originNs.toString() },
       { key: 'assume_driver', value: opts.assumeDriver ?? 'linux' },
+      { key: 'manifest', value: opts.manifest ?? '' },
+      { key: 'profile', value: opts.profile ?? 'development' },
     ]);
     await store.rows(
       TRACES,

@@ -6,6 +6,7 @@ import { accessSync, constants, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { InputError } from '../ingest/errors.ts';
 import { readHead } from '../ingest/lines.ts';
+import type { Profile } from '../checks/rule.ts';
 import type { AssumedDriver } from '../model/features.ts';
 import { defaultVmName } from '../pipeline.ts';
 import { looksLikeDuckDb, MEMORY, openStore, type StoreHandle } from '../perf/store.ts';
@@ -18,6 +19,8 @@ export interface InputOptions {
   vm?: string[];
   strict?: boolean;
   assumeDriver?: AssumedDriver;
+  manifest?: string;
+  profile?: Profile;
 }
 
 export interface Opened {
@@ -70,6 +73,8 @@ export async function openInputs(inputs: string[], opts: InputOptions): Promise<
     db,
     strict: opts.strict,
     assumeDriver: opts.assumeDriver,
+    manifest: opts.manifest,
+    profile: opts.profile,
   });
   return { store: r.store, dbPath: db === MEMORY ? null : db, ingested: true };
 }

@@ -8,7 +8,8 @@ import type { AssumedDriver } from '../model/features.ts';
 import type { Ref } from '../model/observations.ts';
 import type { Platform } from '../model/platform.ts';
 import { CATALOGUE } from './catalogue.ts';
-import type { Level, Outcome, Rule, Target, Verdict } from './rule.ts';
+import type { Manifest } from '../ingest/manifest.ts';
+import type { Level, Outcome, Profile, Rule, Target, Verdict } from './rule.ts';
 
 export interface Finding {
   rule: string;
@@ -34,6 +35,8 @@ export interface Finding {
 export interface CheckOptions {
   assumeDriver?: AssumedDriver;
   rules?: readonly Rule[];
+  manifest?: Manifest;
+  profile?: Profile;
 }
 
 /** Devices a rule can say something about: virtio devices the driver or device did anything with. */
@@ -60,7 +63,7 @@ export function runChecks(platform: Platform, opts: CheckOptions = {}): Finding[
   for (const vm of platform.vms.values()) {
     const devices = [...vm.devices.values()].filter(judged);
     const observations = platform.observations.filter((o) => o.vm === vm.name);
-    const ctx = { platform, vm: vm.name, devices, observations, assumeDriver };
+    const ctx = { platform, vm: vm.name, devices, observations, assumeDriver, manifest: opts.manifest, profile: opts.profile };
     for (const rule of opts.rules ?? CATALOGUE) {
       const base = {
         rule: rule.id, title: rule.title, level: rule.level, target: rule.target, area: rule.area,

@@ -26,7 +26,9 @@ export function inputOptions(cmd: Command): Command {
     .option('--strict', 'fail (exit 2) on any bad line instead of counting it')
     .addOption(
       new Option('--assume-driver <driver>', 'driver behaviour assumed when judging offered features').choices(['linux', 'none']).default('linux'),
-    );
+    )
+    .option('--manifest <file>', 'platform manifest (YAML or JSON) declaring what no trace shows: DECLARED verdicts')
+    .addOption(new Option('--profile <name>', 'production: a console present in the trace FAILs AVPS-v2.0-48').choices(['development', 'production']).default('development'));
 }
 
 /** Opens the inputs a command got (ingesting traces, or opening a store), runs `fn`, closes. */
@@ -37,6 +39,8 @@ export async function withInputs(inputs: string[], o: Record<string, unknown>, f
     format: o.inputFormat as string | undefined,
     strict: o.strict as boolean | undefined,
     assumeDriver: o.assumeDriver as 'linux' | 'none' | undefined,
+    manifest: o.manifest as string | undefined,
+    profile: o.profile as 'development' | 'production' | undefined,
   });
   try {
     await fn(opened);

@@ -160,6 +160,8 @@ export const GpuCmd = ev('gpu.cmd', {
   x: nat.optional(),
   y: nat.optional(),
 });
+/** The GPU device's feature flags as the VMM logs them when the driver reads them (QEMU: `virtio_gpu_features virgl N`). */
+export const GpuFeatures = ev('gpu.features', { virgl: z.boolean(), edid: z.boolean().optional() });
 
 // ---- virtio-sound --------------------------------------------------------------------------------
 /** The body of a PCM_SET_PARAMS request (virtio_snd_pcm_set_params, VIRTIO §5.14.6.6), as richer VMMs log it. */
@@ -224,7 +226,7 @@ export const Mark = ev('mark', { text: z.string() });
 /** One line of the guest's /proc/interrupts: interrupt, total count over CPUs, controller and name. */
 export const IrqCount = ev('irq.count', { irq: z.string(), count: nat, chip: z.string().optional(), name: z.string().optional() });
 /** What a boot log line says, by topic (the guest console or dmesg); `version` where the line gives one. */
-export const BootTopic = z.enum(['psci', 'scmi', 'efi', 'kaslr', 'watchdog', 'optee', 'console', 'gpu', 'vsock', 'iommu', 'fs', 'rpmb', 'crypto']);
+export const BootTopic = z.enum(['firmware', 'psci', 'scmi', 'efi', 'kaslr', 'watchdog', 'optee', 'console', 'gpu', 'vsock', 'iommu', 'fs', 'rpmb', 'crypto']);
 export type BootTopic = z.infer<typeof BootTopic>;
 export const BootLog = ev('boot.log', { topic: BootTopic, text: z.string(), version: z.string().optional() });
 /** A device tree property value: a string list, 32-bit cells, or bytes as hex (`0x...`, or `""` for none). */
@@ -268,7 +270,7 @@ export const Event = z.discriminatedUnion('kind', [
   DeviceEvent, MmioRead, MmioWrite, QueueSizeMax, IrqLine, PciMsix, Status, Features,
   NotifyAvail, NotifyUsed, VqPop, VqFill, VqFlush, VqAdd, VqGetBuf,
   BlkSubmit, BlkBackend, BlkComplete, RngRequest, RngPush, ConsoleControl, ConsoleData,
-  GpuCmd, SndControl, SndConfig, SndXfer, AudioTimer,
+  GpuCmd, GpuFeatures, SndControl, SndConfig, SndXfer, AudioTimer,
   BlockRq, IrqHandler, NetPacket, Mark,
   IrqCount, BootLog, DtNode,
   VsockPkt, IommuReq, FsReq, RpmbReq, CryptoReq, WdtAccess, WdtSignal, PsciCall, ScmiMsg,

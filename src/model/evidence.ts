@@ -8,6 +8,7 @@
 import type { BootTopic, EventOf, Event } from './events.ts';
 import { CryptoModel } from './devices/crypto.ts';
 import { FsModel } from './devices/fs.ts';
+import { GpuModel } from './devices/gpu.ts';
 import { IommuModel } from './devices/iommu.ts';
 import { PsciModel } from './devices/psci.ts';
 import { RpmbModel } from './devices/rpmb.ts';
@@ -47,6 +48,9 @@ export interface DtNodeFact {
   ref: Ref;
 }
 
+/** virtio-mmio's device-specific configuration space starts at 0x100 (VIRTIO §4.2.2). */
+const MMIO_CONFIG = 0x100;
+
 /** Boot log lines kept per topic: the first ones say what a requirement needs. */
 const BOOT_LINES_PER_TOPIC = 20;
 
@@ -65,6 +69,9 @@ export class VmEvidence {
   readonly psci = new PsciModel();
   readonly scmi = new ScmiModel();
   readonly watchdog = new WatchdogModel();
+  readonly gpu = new GpuModel();
+  /** config-space writes of virtio-mmio devices (offset 0x100 and up), by device: first few and a count */
+  readonly configWrites = new Map<string, { n: number; offsets: Map<number, Ref> }>();
   lastTs = 0;
 
   bootLines(topic: BootTopic): BootLine[] {
@@ -83,7 +90,7 @@ export class VmEvidence {
 
 /** Kinds this module takes; every other event is the device model's or the analyses'. */
 const KINDS = new Set<string>([
-  'irq.count', 'boot.log', 'dt.node', 'vsock.pkt', 'iommu.req', 'fs.req', 'rpmb.req', 'crypto.req', 'wdt.access', 'wdt.signal', 'psci.call', 'scmi.msg',
+  'gpu.features', 'irq.count', 'boot.log', 'dt.node', 'vsock.pkt', 'iommu.req', 'fs.req', 'rpmb.req', 'crypto.req', 'wdt.access', 'wdt.signal', 'psci.call', 'scmi.msg',
 ]);
 
 export class Evidence {
@@ -105,6 +112,15 @@ export class Evidence {
    * A guest's `device` and `features` of a virtioN are the guest's sysfs, taken here too.
    */
   take(e: Event): boolean {
+    // GPU commands and config writes are also the device model's: noted here, not taken
+    if (e.kind === 'gpu.cmd') {
+      this.vm(e.vm ?? '').gpu.take(e, refOf(e));
+      return false;
+    }
+    if (e.kind === 'mmio.write' && e.offset >= MMIO_CONFIG && e.dev !== undefined) {
+      this.noteConfigWrite(e.vm ?? '', e.dev, e.offset, refOf(e));
+      return false;
+    }
     const guestDevice = e.view === 'guest' && (e.kind === 'device' || e.kind === 'features');
     if (!guestDevice && !KINDS.has(e.kind)) return false;
     const v = this.vm(e.vm ?? '');
@@ -157,12 +173,23 @@ export class Evidence {
       case 'wdt.access':
         v.watchdog.access(e, ref);
         return true;
+      case 'gpu.features':
+        v.gpu.features(e, ref);
+        return true;
       case 'wdt.signal':
         v.watchdog.signal(e, ref);
         return true;
       default:
         return false;
     }
+  }
+
+  private noteConfigWrite(vm: string, dev: string, offset: number, ref: Ref): void {
+    const m = this.vm(vm).configWrites;
+    let w = m.get(dev);
+    if (!w) m.set(dev, (w = { n: 0, offsets: new Map() }));
+    w.n++;
+    if (!w.offsets.has(offset) && w.offsets.size < 16) w.offsets.set(offset, ref);
   }
 
   finish(): void {

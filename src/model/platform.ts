@@ -109,7 +109,10 @@ export class Platform {
   }
 
   replay(e: Event): void {
-    if (this.evidence.take(e)) return;
+    if (this.evidence.take(e)) {
+      this.vm(e.vm ?? '');
+      return;
+    }
     // the device model is the hypervisor's side; the guest's view is for the analyses that pair both
     if (e.view === 'guest') return;
     const vmName = e.vm ?? '';

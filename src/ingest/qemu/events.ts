@@ -158,7 +158,7 @@ export const QEMU_EVENTS: Record<string, QemuEventSpec> = {
   virtio_console_chr_event: { decl: ['virtio_console_chr_event(unsigned int port, int event) "port %u, event %d"'], map: null },
 
   // ---- virtio-gpu (hw/display/trace-events): commands as the device processes them; no vdev
-  virtio_gpu_features: { decl: ['virtio_gpu_features(bool virgl) "virgl %d"'], map: null },
+  virtio_gpu_features: { decl: ['virtio_gpu_features(bool virgl) "virgl %d"'], map: (a) => ({ kind: 'gpu.features', virgl: n(a.virgl) !== 0 }) },
   virtio_gpu_cmd_get_display_info: { decl: ['virtio_gpu_cmd_get_display_info(void) ""'], map: gpu(GPU_CMD.GET_DISPLAY_INFO) },
   virtio_gpu_cmd_get_edid: {
     decl: ['virtio_gpu_cmd_get_edid(uint32_t scanout) "scanout %d"'],
