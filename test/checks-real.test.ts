@@ -32,9 +32,10 @@ describe('microvm-modern (virtio-mmio v2, QEMU 7.2, Linux 6.1)', async () => {
     expect(ls.some((l) => l.endsWith('offset 0x20 value 0x30af802c'))).toBe(true);
     expect(r.summary.fail).toBe(0);
     for (const rule of ['AVPS-v2.0-5', 'AVPS-v2.0-6', 'AVPS-v2.0-7', 'AVPS-v2.0-7b']) expect(verdict(r, rule)).toEqual(['PASS']);
-    // the net device's type is inferred from its queues' shapes: no line shows it is virtio-net
-    expect(verdict(r, 'AVPS-v2.0-8')).toEqual(['NOT-OBSERVED']);
-    for (const rule of ['AVPS-v2.0-10', 'AVPS-v2.0-11', 'AVPS-v2.0-12', 'AVPS-v2.0-13']) expect(verdict(r, rule)).toEqual(['PASS']);
+    // the net device's type is inferred from its queues' shapes (QEMU 7.2 logs no virtio_net_* event
+    // here): a vsock or input device takes the same shape, so no net requirement is judged on it
+    for (const rule of ['AVPS-v2.0-8', 'AVPS-v2.0-10', 'AVPS-v2.0-11', 'AVPS-v2.0-12', 'AVPS-v2.0-13']) expect(verdict(r, rule)).toEqual(['NOT-OBSERVED']);
+    expect(r.findings.find((f) => f.rule === 'AVPS-v2.0-11')!.inferred[0]).toMatch(/is virtio-net: queue 0 takes writable-only chains/);
     // the rng answered the 5 requests of 'dd if=/dev/hwrng bs=64 count=1' and boot-time seeding with 320 bytes
     const pushed = ls.filter((l) => l.includes('virtio_rng_pushed')).map((l) => Number(/: (\d+) bytes pushed/.exec(l)![1]));
     expect(pushed.reduce((a, b) => a + b, 0)).toBe(320);
@@ -68,7 +69,8 @@ describe('microvm-legacy (virtio-mmio version 1)', async () => {
     const blkFinding = r.findings.find((f) => f.rule === 'virtio.version-1' && f.dev_type === 'blk')!;
     expect(blkFinding.message).toMatch(/legacy virtio-mmio registers \(version 1\)/);
     expect(blkFinding.evidence.some((e) => e.raw?.endsWith('offset 0x28 value 0x1000'))).toBe(true);
-    expect(r.summary.must_failures).toBe(4);
+    // 4 devices x (virtio.version-1 + virtio-mmio.version-2), and the block device's AVPS-v2.0-4 roll-up
+    expect(r.summary.must_failures).toBe(9);
   });
 
   it('judges no FEATURES_OK step for legacy drivers (0x1, 0x3, 0x7)', () => {

@@ -1,6 +1,6 @@
 /**
  * Every rule avpscope judges, in report order, one file per spec area (rules/<area>.ts), each
- * AVPS requirement beside the VIRTIO rules of its chapter. A duplicate id is a bug and fails at load.
+ * AVPS requirement beside the VIRTIO rules of its chapter. A duplicate id, or a rule that judges nothing, is a bug and fails at load.
  */
 import * as blk from './rules/blk.ts';
 import * as consoleRules from './rules/console.ts';
@@ -26,12 +26,15 @@ export const CATALOGUE: readonly Rule[] = [
   general.acceptVersion1,
   general.liveAfterDriverOk,
   general.notifyAfterDriverOk,
+  mmio.version2,
   mmio.mmioDriverRegisters,
   mmio.queueNum,
   virtqueue.completedOnce,
   virtqueue.usedNotMoreThanPopped,
   virtqueue.noCompletionWithoutRequest,
   virtqueue.queueSize,
+  virtqueue.chainLayout,
+  blk.status,
   blk.avps4,
   blk.avps5,
   blk.avps6,
@@ -42,6 +45,7 @@ export const CATALOGUE: readonly Rule[] = [
   net.avps11,
   net.avps12,
   net.avps13,
+  rng.answers,
   rng.avps40,
   rng.avps41,
   consoleRules.avps46,
@@ -93,4 +97,6 @@ const seen = new Set<string>();
 for (const r of CATALOGUE) {
   if (seen.has(r.id)) throw new Error(`duplicate rule id ${r.id}`);
   seen.add(r.id);
+  if (!r.evaluate && !r.rollUp) throw new Error(`rule ${r.id} neither judges nor rolls up`);
+  if (r.rollUp && r.scope !== 'device') throw new Error(`rule ${r.id}: only device rules roll up`);
 }

@@ -9,7 +9,7 @@ import type { Outcome, RuleContext } from './rule.ts';
 function assumedAccepting(assume: AssumedDriver, typeId: number | undefined, bit: number): string | undefined {
   if (assume === 'none') return undefined;
   const driver = ASSUMED_DRIVERS[assume];
-  if (bit === F_VERSION_1) return `the driver is ${driver.description}; they accept VIRTIO_F_VERSION_1 whenever it is offered (as §6.1 requires of a driver)`;
+  if (bit === F_VERSION_1) return `the driver is ${driver.description.replace(/,.*$/, '')}, which accept VIRTIO_F_VERSION_1 whenever it is offered, as §6.1 requires of a driver`;
   if (typeId !== undefined && driver.accepts[typeId]?.includes(bit)) return `the driver is ${driver.description}`;
   return undefined;
 }

@@ -3,6 +3,7 @@
  * it is, what it applies to, and how to judge it from the replayed model.
  */
 import type { Device } from '../model/device.ts';
+import type { EventKind } from '../model/events.ts';
 import type { AssumedDriver } from '../model/features.ts';
 import type { Observation, Ref } from '../model/observations.ts';
 import type { Platform } from '../model/platform.ts';
@@ -39,6 +40,16 @@ export interface Outcome {
   inferred?: string[];
 }
 
+/**
+ * A requirement judged as the roll-up of other rules: "according to VIRTIO chapter X" is every
+ * statement of the given target in the given areas (general, transport, virtqueue and chapter
+ * X) judged on the same device, plus the rule's own statement when it has one.
+ */
+export interface RollUp {
+  areas: string[];
+  target: Target;
+}
+
 export interface RuleContext {
   platform: Platform;
   vm: string;
@@ -67,6 +78,8 @@ export interface Rule {
   source: RuleSource;
   /** why the rule has the id it has, where that needs saying */
   note?: string;
+  /** the canonical events the rule reads (any of them may be enough); a roll-up also reads its parts' */
+  needs?: EventKind[];
   /**
    * `device`: judged once per device of the listed types (any virtio device when absent); a VM
    * with no such device gets one NOT-OBSERVED. `vm`: judged once per VM.
@@ -75,7 +88,10 @@ export interface Rule {
   deviceTypes?: number[];
   /** for device rules that only make sense for some devices (a transport's registers): others are not listed */
   appliesTo?: (d: Device) => boolean;
-  evaluate(ctx: RuleContext, device: Device | undefined): Outcome;
+  /** device-scope rules only: see RollUp */
+  rollUp?: RollUp;
+  /** the rule's own statement; a roll-up may have none (then it is its parts alone) */
+  evaluate?(ctx: RuleContext, device: Device | undefined): Outcome;
 }
 
 export function defineRule(r: Rule): Rule {

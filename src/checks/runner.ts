@@ -9,7 +9,8 @@ import type { Ref } from '../model/observations.ts';
 import type { Platform } from '../model/platform.ts';
 import { CATALOGUE } from './catalogue.ts';
 import type { Manifest } from '../ingest/manifest.ts';
-import type { Level, Outcome, Profile, Rule, Target, Verdict } from './rule.ts';
+import { rollUpOutcome, type Part } from './rollup.ts';
+import type { Level, Outcome, Profile, Rule, RuleContext, Target, Verdict } from './rule.ts';
 
 export interface Finding {
   rule: string;
@@ -57,21 +58,53 @@ function settle(o: Outcome): Pick<Finding, 'verdict' | 'message' | 'evidence' | 
   return { verdict: o.verdict, message: o.message, ...rest };
 }
 
+/**
+ * A type-specific requirement is judged only on a device whose type a trace line names: a type
+ * guessed from queue shapes could as well be another (virtio-scsi takes a block device's shape,
+ * virtio-input an entropy device's, vsock a network device's).
+ */
+function typeGate(rule: Rule, d: Device): Outcome | undefined {
+  const t = d.type();
+  if (!rule.deviceTypes || !t || t.how === 'seen') return undefined;
+  return {
+    verdict: 'NOT-OBSERVED',
+    message:
+      `the device is virtio-${t.name} only by inference (${t.why}), and a ${rule.source.spec === 'AVPS 2.0' ? 'requirement' : 'statement'} on virtio-${t.name} devices is judged only where a trace line names the type: ` +
+      'other device types take the same queue shapes (virtio-scsi a block device\'s, virtio-input an entropy device\'s, vsock a network device\'s)',
+    inferred: [`${d.id} is virtio-${t.name}: ${t.why}`],
+  };
+}
+
 export function runChecks(platform: Platform, opts: CheckOptions = {}): Finding[] {
   const out: Finding[] = [];
   const assumeDriver = opts.assumeDriver ?? 'linux';
+  const rules = opts.rules ?? CATALOGUE;
   for (const vm of platform.vms.values()) {
     const devices = [...vm.devices.values()].filter(judged);
     const observations = platform.observations.filter((o) => o.vm === vm.name);
-    const ctx = { platform, vm: vm.name, devices, observations, assumeDriver, manifest: opts.manifest, profile: opts.profile };
-    for (const rule of opts.rules ?? CATALOGUE) {
+    const ctx: RuleContext = { platform, vm: vm.name, devices, observations, assumeDriver, manifest: opts.manifest, profile: opts.profile };
+    /** per device, what the statements a roll-up may collect said */
+    const parts = new Map<Device, Part[]>();
+    const found: { order: number; finding: Finding }[] = [];
+    const judge = (rule: Rule, d: Device): Outcome => {
+      const gated = typeGate(rule, d);
+      if (gated) return gated;
+      const own = rule.evaluate ? [{ rule, outcome: rule.evaluate(ctx, d) }] : [];
+      if (!rule.rollUp) return own[0]!.outcome;
+      const { areas, target } = rule.rollUp;
+      return rollUpOutcome([...own, ...(parts.get(d) ?? []).filter((p) => p.rule.target === target && areas.includes(p.rule.area))]);
+    };
+    // roll-ups last, so that the statements they collect are judged; reported in catalogue order
+    const order = rules.map((rule, i) => ({ rule, i })).sort((a, b) => Number(a.rule.rollUp !== undefined) - Number(b.rule.rollUp !== undefined));
+    for (const { rule, i } of order) {
       const base = {
         rule: rule.id, title: rule.title, level: rule.level, target: rule.target, area: rule.area,
         spec: rule.source.spec, where: rule.source.where, vm: vm.name,
       };
       const none = { dev: null, dev_type: null, dev_type_how: null };
+      const push = (finding: Finding) => found.push({ order: i, finding });
       if (rule.scope === 'vm') {
-        out.push({ ...base, ...none, ...settle(rule.evaluate(ctx, undefined)) });
+        push({ ...base, ...none, ...settle(rule.evaluate!(ctx, undefined)) });
         continue;
       }
       const targets = devices.filter((d) => !rule.deviceTypes || rule.deviceTypes.includes(d.type()?.id ?? -1));
@@ -81,14 +114,17 @@ export function runChecks(platform: Platform, opts: CheckOptions = {}): Finding[
       if (targets.length === 0 && rule.source.spec === 'VIRTIO 1.3') continue;
       if (targets.length === 0) {
         const what = rule.deviceTypes ? rule.deviceTypes.map((t) => `virtio-${deviceTypeName(t)}`).join(' or ') : 'virtio';
-        out.push({ ...base, ...none, ...settle({ verdict: 'NOT-OBSERVED', message: `no ${what} device in the trace` }) });
+        push({ ...base, ...none, ...settle({ verdict: 'NOT-OBSERVED', message: `no ${what} device in the trace` }) });
         continue;
       }
       for (const d of applicable) {
         const t = d.type();
-        out.push({ ...base, dev: d.id, dev_type: t?.name ?? null, dev_type_how: t?.how ?? null, ...settle(rule.evaluate(ctx, d)) });
+        const outcome = judge(rule, d);
+        if (!rule.rollUp) parts.set(d, [...(parts.get(d) ?? []), { rule, outcome }]);
+        push({ ...base, dev: d.id, dev_type: t?.name ?? null, dev_type_how: t?.how ?? null, ...settle(outcome) });
       }
     }
+    out.push(...found.sort((a, b) => a.order - b.order).map((x) => x.finding));
   }
   return out;
 }

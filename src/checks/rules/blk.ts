@@ -6,6 +6,7 @@
 import { DEVICE_ID } from '../../model/device-types.ts';
 import { BLK_STATUS_MAX } from '../../model/devices/blk.ts';
 import { completedChains, failOnObservations, judgeOfferedFeature } from '../judge.ts';
+import { COMMON_DEVICE_AREAS } from '../rollup.ts';
 import { defineRule, type Rule } from '../rule.ts';
 
 const AREA = 'blk';
@@ -17,6 +18,7 @@ const blkFeature = (id: string, line: number, bit: number, flag: string, note?: 
     level: 'MUST',
     target: 'platform',
     area: AREA,
+    needs: ['features', 'mmio.write'],
     source: { spec: 'AVPS 2.0', where: `line ${line}`, text: `The platform MUST implement support for the ${flag} feature flag.` },
     ...(note !== undefined ? { note } : {}),
     scope: 'device',
@@ -24,26 +26,42 @@ const blkFeature = (id: string, line: number, bit: number, flag: string, note?: 
     evaluate: (ctx, d) => judgeOfferedFeature(d!, bit, ctx.assumeDriver),
   });
 
+export const status = defineRule({
+  id: 'virtio-blk.status',
+  title: 'The block device answers each request with a VIRTIO_BLK_S_* status',
+  level: 'MUST',
+  target: 'device',
+  area: AREA,
+  needs: ['blk.complete', 'vq.fill'],
+  source: {
+    spec: 'VIRTIO 1.3',
+    where: '§5.2.6',
+    text: 'The final status byte is written by the device: VIRTIO_BLK_S_OK for success, VIRTIO_BLK_S_IOERR for device or driver error, VIRTIO_BLK_S_UNSUPP for a request unsupported by the device (zoned devices add codes 3-6).',
+  },
+  scope: 'device',
+  deviceTypes: [DEVICE_ID.blk],
+  evaluate(ctx, d) {
+    return failOnObservations(ctx, d!, ['blk.bad-status'], () => {
+      const n = completedChains(d!);
+      const first = [...d!.queues.values()].flatMap((q) => (q.firstFill ? [q.firstFill] : []));
+      if (n === 0 || first.length === 0) return { verdict: 'NOT-OBSERVED', message: 'the block device completed no request in the trace' };
+      return { verdict: 'PASS', message: `${n} requests completed, each with a status byte VIRTIO_BLK_S_* defines (0..${BLK_STATUS_MAX})`, evidence: first.slice(0, 2) };
+    });
+  },
+});
+
 export const avps4 = defineRule({
   id: 'AVPS-v2.0-4',
   title: 'Block devices per VIRTIO §5.2',
   level: 'MUST',
   target: 'platform',
   area: AREA,
+  needs: ['blk.submit', 'blk.complete'],
   source: { spec: 'AVPS 2.0', where: 'line 416', text: 'The platform MUST implement virtual block devices according to chapters 5.2 in [VIRTIO].' },
+  note: 'the roll-up of the block device\'s device statements: general (§2, §3, §6.2), transport (§4), virtqueue (§2.7) and §5.2',
   scope: 'device',
   deviceTypes: [DEVICE_ID.blk],
-  evaluate(ctx, d) {
-    return failOnObservations(ctx, d!, ['blk.bad-status', 'vq.bad-shape'], () => {
-      const n = completedChains(d!);
-      if (n === 0) return { verdict: 'NOT-OBSERVED', message: 'the block device completed no request in the trace' };
-      return {
-        verdict: 'PASS',
-        message: `${n} requests completed with VIRTIO_BLK_S_* status bytes (0..${BLK_STATUS_MAX}) and header/data/status chains; as far as the trace shows, §5.2 is followed`,
-        evidence: [...d!.queues.values()].flatMap((q) => (q.firstFill ? [q.firstFill] : [])).slice(0, 2),
-      };
-    });
-  },
+  rollUp: { areas: [...COMMON_DEVICE_AREAS, AREA], target: 'device' },
 });
 
 export const avps5 = blkFeature('AVPS-v2.0-5', 421, 9, 'VIRTIO_BLK_F_FLUSH');

@@ -1,6 +1,6 @@
 /** Consoles: AVPS 2.0's console requirement beside VIRTIO §5.3. */
 import { DEVICE_ID } from '../../model/device-types.ts';
-import { completedChains, failOnObservations } from '../judge.ts';
+import { COMMON_DEVICE_AREAS } from '../rollup.ts';
 import { defineRule } from '../rule.ts';
 
 const AREA = 'console';
@@ -11,21 +11,10 @@ export const avps46 = defineRule({
   level: 'MUST',
   target: 'platform',
   area: AREA,
+  needs: ['console.control', 'console.data'],
   source: { spec: 'AVPS 2.0', where: 'line 1630', text: 'The virtual interface of the console MUST be implemented according to chapter 5.3 in [VIRTIO]' },
+  note: 'the roll-up of the console\'s device statements: general, transport, virtqueue and §5.3 (buffer directions are the driver\'s, not counted)',
   scope: 'device',
   deviceTypes: [DEVICE_ID.console],
-  evaluate(ctx, d) {
-    return failOnObservations(ctx, d!, ['vq.bad-shape'], () => {
-      const n = completedChains(d!);
-      if (n === 0) return { verdict: 'NOT-OBSERVED', message: 'the console completed no chain in the trace' };
-      const c = d!.console;
-      return {
-        verdict: 'PASS',
-        message:
-          `${n} chains on receive/transmit queues of the right direction; ${c.toDevice.length} control messages from the driver, ` +
-          `${c.toDriver.length} to it; ${c.bytesToHost} bytes written by the guest reached the host`,
-        evidence: [...d!.queues.values()].flatMap((q) => (q.firstFill ? [q.firstFill] : [])).slice(0, 2),
-      };
-    });
-  },
+  rollUp: { areas: [...COMMON_DEVICE_AREAS, AREA], target: 'device' },
 });

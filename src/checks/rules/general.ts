@@ -15,6 +15,7 @@ export const initOrder = defineRule({
   level: 'MUST',
   target: 'driver',
   area: AREA,
+  needs: ['status'],
   source: {
     spec: 'VIRTIO 1.3',
     where: '§3.1.1',
@@ -62,6 +63,7 @@ export const featuresBeforeFeaturesOk = defineRule({
   level: 'MUST',
   target: 'driver',
   area: AREA,
+  needs: ['status', 'features', 'mmio.write'],
   source: {
     spec: 'VIRTIO 1.3',
     where: '§3.1.1',
@@ -98,6 +100,7 @@ export const version1 = defineRule({
   level: 'MUST',
   target: 'device',
   area: AREA,
+  needs: ['features', 'mmio.write'],
   source: {
     spec: 'VIRTIO 1.3',
     where: '§6.2, §7.4',
@@ -122,6 +125,7 @@ export const acceptVersion1 = defineRule({
   level: 'MUST',
   target: 'driver',
   area: AREA,
+  needs: ['features'],
   source: { spec: 'VIRTIO 1.3', where: '§6.1', text: 'A driver MUST accept VIRTIO_F_VERSION_1 if it is offered.' },
   scope: 'device',
   evaluate(_ctx, d) {
@@ -142,6 +146,7 @@ export const liveAfterDriverOk = defineRule({
   level: 'MUST',
   target: 'device',
   area: AREA,
+  needs: ['status', 'vq.pop', 'vq.fill'],
   source: {
     spec: 'VIRTIO 1.3',
     where: '§2.1.2, §3.1.1',
@@ -173,6 +178,7 @@ export const notifyAfterDriverOk = defineRule({
   level: 'MUST',
   target: 'driver',
   area: AREA,
+  needs: ['status', 'notify.avail'],
   source: { spec: 'VIRTIO 1.3', where: '§3.1.1', text: 'The driver MUST NOT send any buffer available notifications to the device before setting DRIVER_OK.' },
   scope: 'device',
   appliesTo: (d) => !d.isLegacy(),

@@ -1,6 +1,7 @@
 /** Network devices: AVPS 2.0's networking requirements beside VIRTIO §5.1. */
 import { DEVICE_ID } from '../../model/device-types.ts';
 import { judgeOfferedFeature } from '../judge.ts';
+import { COMMON_DEVICE_AREAS } from '../rollup.ts';
 import { defineRule, type Rule } from '../rule.ts';
 
 const AREA = 'net';
@@ -11,13 +12,16 @@ export const avps8 = defineRule({
   level: 'MUST',
   target: 'platform',
   area: AREA,
+  needs: ['device', 'pci.msix'],
   source: {
     spec: 'AVPS 2.0',
     where: 'line 475',
     text: 'If the platform implements virtual networking, it MUST use the VIRTIO-net required interface between drivers and Hypervisor.',
   },
+  note: 'the network device is virtio-net (a trace line names the type), rolled up with its device statements: general, transport, virtqueue and §5.1',
   scope: 'device',
   deviceTypes: [DEVICE_ID.net],
+  rollUp: { areas: [...COMMON_DEVICE_AREAS, AREA], target: 'device' },
   evaluate(_ctx, d) {
     const t = d!.type()!;
     if (!t.ref) return { verdict: 'NOT-OBSERVED', message: `the network device's type is known (${t.how}: ${t.why}) but no trace line shows it` };
@@ -46,6 +50,7 @@ const netFeatureRules = NET_FLAGS.map((f) =>
     level: 'MUST',
     target: 'platform',
     area: AREA,
+    needs: ['features', 'mmio.write'],
     source: { spec: 'AVPS 2.0', where: `line ${f.line}`, text: `Implementations of VIRTIO-net MUST support the following feature flags: ${f.flag}` },
     scope: 'device',
     deviceTypes: [DEVICE_ID.net],
@@ -60,11 +65,12 @@ export const avps10 = defineRule({
   level: 'MUST',
   target: 'platform',
   area: AREA,
+  needs: ['features', 'mmio.write'],
   source: { spec: 'AVPS 2.0', where: 'line 481', text: 'Implementations of VIRTIO-net MUST support the following feature flags:' },
   scope: 'device',
   deviceTypes: [DEVICE_ID.net],
   evaluate(ctx, d) {
-    const parts = netFeatureRules.map((r) => ({ id: r.id, o: r.evaluate(ctx, d) }));
+    const parts = netFeatureRules.map((r) => ({ id: r.id, o: r.evaluate!(ctx, d) }));
     const failed = parts.filter((p) => p.o.verdict === 'FAIL');
     const unseen = parts.filter((p) => p.o.verdict === 'NOT-OBSERVED');
     const list = (ps: typeof parts) => ps.map((p) => p.id).join(', ');

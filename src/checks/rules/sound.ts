@@ -14,6 +14,7 @@ export const chmapInfo = defineRule({
   level: 'MUST',
   target: 'device',
   area: 'sound',
+  needs: ['snd.config', 'snd.ctrl', 'vq.fill'],
   source: {
     spec: 'VIRTIO 1.3',
     where: '§5.14.4, §5.14.5, §5.14.6.1, §5.14.6.9',

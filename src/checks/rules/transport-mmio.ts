@@ -2,10 +2,42 @@
  * The virtio-mmio transport (VIRTIO §4.2): its register file, as the driver's accesses and QEMU's
  * log show it.
  */
+import { ASSUMED_DRIVERS } from '../../model/features.ts';
 import { failOnObservations } from '../judge.ts';
 import { defineRule } from '../rule.ts';
 
 const AREA = 'transport-mmio';
+
+export const version2 = defineRule({
+  id: 'virtio-mmio.version-2',
+  title: 'The virtio-mmio device reports Version 0x2 (not the legacy interface)',
+  level: 'MUST',
+  target: 'device',
+  area: AREA,
+  needs: ['mmio.read', 'mmio.write'],
+  source: { spec: 'VIRTIO 1.3', where: '§4.2.2.1, §4.2.4', text: 'The device MUST return value 0x2 in Version; Version 0x1 is the legacy interface (§4.2.4).' },
+  scope: 'device',
+  appliesTo: (d) => d.transport !== 'pci',
+  evaluate(ctx, d) {
+    const m = d!.mmio;
+    if (m?.version === undefined || !m.versionEvidence) return { verdict: 'NOT-OBSERVED', message: 'the trace shows neither a Version read nor a register only one version has' };
+    const verdict = m.version === 2 ? 'PASS' : 'FAIL';
+    if (m.versionRead) return { verdict, message: `Version reads 0x${m.version}`, evidence: [m.versionEvidence] };
+    // QEMU logs the offset of a read, not its value: the version shows only in the registers the driver uses
+    if (ctx.assumeDriver === 'none') {
+      return { verdict: 'NOT-OBSERVED', message: `QEMU's log does not show the Version read's value; the driver uses version-${m.version} registers, which shows it only for a known driver (--assume-driver none)`, evidence: [m.versionEvidence] };
+    }
+    const assumption = `the driver is ${ASSUMED_DRIVERS[ctx.assumeDriver].description}; Linux's virtio-mmio uses the legacy registers (GuestPageSize, QueuePFN) only when Version reads 1, and the version-2 ones only when it reads 2`;
+    return {
+      verdict,
+      message:
+        m.version === 2 ? 'the driver uses version-2 registers, so Version read 0x2 (the value is not in QEMU\'s log)'
+        : 'the driver uses the legacy registers, so Version read 0x1 (the value is not in QEMU\'s log): the legacy interface, not a VIRTIO 1.x virtio-mmio device',
+      evidence: [m.versionEvidence],
+      assumptions: [assumption],
+    };
+  },
+});
 
 export const mmioDriverRegisters = defineRule({
   id: 'virtio-mmio.driver-registers',
@@ -13,6 +45,7 @@ export const mmioDriverRegisters = defineRule({
   level: 'MUST',
   target: 'driver',
   area: AREA,
+  needs: ['mmio.write'],
   source: {
     spec: 'VIRTIO 1.3',
     where: '§4.2.2.2',
@@ -36,6 +69,7 @@ export const queueNum = defineRule({
   level: 'MUST',
   target: 'driver',
   area: AREA,
+  needs: ['mmio.write', 'vq.size_max'],
   source: {
     spec: 'VIRTIO 1.3',
     where: '§4.2.2.2, §2.7',

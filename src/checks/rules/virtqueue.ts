@@ -20,6 +20,7 @@ export const completedOnce = defineRule({
   level: 'MUST',
   target: 'device',
   area: AREA,
+  needs: ['vq.pop', 'vq.fill'],
   source: {
     spec: 'VIRTIO 1.3',
     where: '§2.7.8, §2.7.14',
@@ -43,6 +44,7 @@ export const usedNotMoreThanPopped = defineRule({
   level: 'MUST',
   target: 'device',
   area: AREA,
+  needs: ['vq.fill', 'vq.flush'],
   source: {
     spec: 'VIRTIO 1.3',
     where: '§2.7.8',
@@ -64,6 +66,7 @@ export const noCompletionWithoutRequest = defineRule({
   level: 'MUST',
   target: 'device',
   area: AREA,
+  needs: ['vq.pop', 'vq.fill'],
   source: {
     spec: 'VIRTIO 1.3',
     where: '§2.7.8',
@@ -85,6 +88,7 @@ export const queueSize = defineRule({
   level: 'MUST',
   target: 'device',
   area: AREA,
+  needs: ['vq.pop', 'vq.fill', 'mmio.write'],
   source: {
     spec: 'VIRTIO 1.3',
     where: '§2.7',
@@ -97,6 +101,29 @@ export const queueSize = defineRule({
       if (sized.length === 0) return { verdict: 'NOT-OBSERVED', message: 'the trace shows no queue size for a queue in use' };
       const worst = sized.map((q) => `queue ${q.index}: at most ${q.maxInflight} of ${q.size} in flight`).join(', ');
       return { verdict: 'PASS', message: worst, evidence: firstFills(d!) };
+    });
+  },
+});
+
+export const chainLayout = defineRule({
+  id: 'virtio.vq.chain-layout',
+  title: 'The driver lays out each request as the device type prescribes (device-readable, then device-writable)',
+  level: 'MUST',
+  target: 'driver',
+  area: AREA,
+  needs: ['vq.pop'],
+  source: {
+    spec: 'VIRTIO 1.3',
+    where: '§2.7.4.2, §5.2.6.2, §5.3.6.2, §5.4.6.2',
+    text: 'The driver MUST place device-readable descriptors before device-writable ones, and gives each queue the buffers its device type prescribes (a block request\'s header readable and status writable, receive and entropy buffers writable, transmit buffers readable).',
+  },
+  scope: 'device',
+  appliesTo: (d) => d.type() !== undefined,
+  evaluate(ctx, d) {
+    return failOnObservations(ctx, d!, ['vq.bad-shape'], () => {
+      const n = completedChains(d!);
+      if (n === 0) return { verdict: 'NOT-OBSERVED', message: 'the device took no chain in the trace' };
+      return { verdict: 'PASS', message: `${n} chains, each of the layout its queue prescribes`, evidence: firstFills(d!) };
     });
   },
 });

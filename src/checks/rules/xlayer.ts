@@ -27,6 +27,7 @@ export const requestSeenThrough = defineRule({
   level: 'SHOULD',
   target: 'device',
   area: 'xlayer',
+  needs: ['block.rq', 'vq.add', 'vq.pop', 'vq.fill', 'vq.get_buf'],
   source: {
     spec: 'VIRTIO 1.3',
     where: '§2.7.13, §2.7.14',
@@ -50,6 +51,7 @@ export const interruptSent = defineRule({
   level: 'SHOULD',
   target: 'device',
   area: 'xlayer',
+  needs: ['irq.handler', 'notify.used'],
   source: {
     spec: 'VIRTIO 1.3',
     where: '§2.7.14, §4.1.5.4, §4.2.3.4',

@@ -72,6 +72,8 @@ export class MmioState {
   /** 1 (legacy) or 2, inferred from the registers the driver uses; the Version read's value is not in QEMU's log */
   version?: 1 | 2;
   versionEvidence?: Ref;
+  /** true when the version is the Version register's value as read, not inferred from the registers the driver uses */
+  versionRead = false;
   accesses = 0;
   private queueSel = 0;
   private driverFeaturesSel = 0;
@@ -90,6 +92,7 @@ export class MmioState {
     if (offset === MMIO.Version && value !== undefined && (value === 1 || value === 2)) {
       this.version = value;
       this.versionEvidence = ref;
+      this.versionRead = true;
     }
     if (offset === MMIO.QueueNumMax && value !== undefined) this.queue().numMax = value;
   }
