@@ -40,7 +40,7 @@ export interface Run {
 
 /** "traces/qemu-7.2/microvm-modern.trace.gz" -> "microvm-modern" */
 export function defaultVmName(file: string): string {
-  return basename(file).replace(/(\.(gz|trace|log|txt|jsonl|json|ftrace|qemu|guest-ftrace|dtb|console|guest|interrupts|virtio_devices))+$/i, '') || 'vm';
+  return basename(file).replace(/(\.(gz|trace|log|txt|jsonl|json|ftrace|qemu|guest-ftrace|dtb|console|guest|interrupts|virtio_devices|dmesg))+$/i, '') || 'vm';
 }
 
 export async function openSources(opts: Pick<RunOptions, 'files' | 'vms' | 'format'> & { keepRaw?: boolean }, stats: Stats): Promise<OpenedSource[]> {

@@ -4,8 +4,7 @@
  * architecture where a requirement depends on it.
  */
 import type { Declaration } from '../ingest/manifest.ts';
-import type { Device } from '../model/device.ts';
-import type { GuestDevice, VmEvidence } from '../model/evidence.ts';
+import type { VmEvidence } from '../model/evidence.ts';
 import type { Ref } from '../model/observations.ts';
 import { defineRule, type Level, type Outcome, type Rule, type RuleContext } from './rule.ts';
 
@@ -151,21 +150,4 @@ export function presence(ctx: RuleContext, typeId: number, name: string, modelRe
 /** The outcome for a requirement on a device the VM does not have (or that nothing shows). */
 export function absent(p: Presence): Outcome {
   return { verdict: p.provenAbsent ? 'NOT-APPLICABLE' : 'NOT-OBSERVED', message: p.message };
-}
-
-/** Guest devices of a type joined to the host devices of that type, in order of appearance on both sides. */
-export function joinGuest(ctx: RuleContext, typeId: number): { guest: GuestDevice; host?: Device; how: string }[] {
-  const ev = evidenceOf(ctx);
-  const guests = [...ev.guestDevices.values()].filter((g) => g.deviceId === typeId);
-  const hosts = ctx.devices.filter((d) => d.type()?.id === typeId);
-  return guests.map((g, i) => {
-    const host = hosts[i];
-    const how =
-      host === undefined
-        ? 'no host device of this type to join'
-        : guests.length === 1 && hosts.length === 1
-          ? `${g.dev} joined to ${host.id}: the only device of this type on each side`
-          : `${g.dev} joined to ${host.id} by order of appearance among the devices of this type`;
-    return { guest: g, ...(host ? { host } : {}), how };
-  });
 }

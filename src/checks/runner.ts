@@ -87,6 +87,11 @@ export function runChecks(platform: Platform, opts: CheckOptions = {}): Finding[
     const parts = new Map<Device, Part[]>();
     const found: { order: number; finding: Finding }[] = [];
     const judge = (rule: Rule, d: Device): Outcome => {
+      const o = judgeDevice(rule, d);
+      // a type or features the guest's sysfs settled rest on joining its device to this one
+      return d.guestJoin && rule.deviceTypes ? { ...o, inferred: [...(o.inferred ?? []), d.guestJoin.how] } : o;
+    };
+    const judgeDevice = (rule: Rule, d: Device): Outcome => {
       const gated = typeGate(rule, d);
       if (gated) return gated;
       const own = rule.evaluate ? [{ rule, outcome: rule.evaluate(ctx, d) }] : [];

@@ -51,6 +51,8 @@ export class Device {
   readonly queues = new Map<number, QueueState>();
   readonly shapes = new Map<number, QueueShapes>();
   readonly claims: TypeClaim[] = [];
+  /** the guest's virtioN this device is joined to, and how (guest-join.ts) */
+  guestJoin?: { dev: string; how: string };
   readonly msixNames = new Set<string>();
   readonly rng = { requests: 0, bytesRequested: 0, pushes: 0, bytesPushed: 0 };
   readonly console = { toDriver: [] as { event: number; value?: number; ref: Ref }[], toDevice: [] as { event: number; value?: number; ref: Ref }[], bytesToHost: 0, bytesToGuest: 0 };

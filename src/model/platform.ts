@@ -13,6 +13,7 @@ import { gpuCodeName } from './devices/gpu-codes.ts';
 import { OBSERVATION_CODES, refOf, type Observation, type ObservationCode, type Ref } from './observations.ts';
 import type { Span } from './spans.ts';
 import { Evidence } from './evidence.ts';
+import { joinGuestDevices } from './guest-join.ts';
 import { MmioState } from './transport/mmio.ts';
 import type { Chain, ChainHooks, Completed } from './virtqueue/chain.ts';
 import { QueueState } from './virtqueue/queue.ts';
@@ -457,6 +458,7 @@ export class Platform {
   /** End of the trace: publish what is held, judge what is still in flight and the chains' shapes. */
   finish(): void {
     this.evidence.finish();
+    for (const v of this.vms.values()) joinGuestDevices(v.name, v.devices.values(), this.evidence.vm(v.name));
     for (const d of this.allDevices()) this.checkShapes(d);
     for (const v of this.vms.values()) {
       for (const q of v.queues.values()) {

@@ -7,7 +7,7 @@ import { DEVICE_ID } from '../../model/device-types.ts';
 import { GPU_CMD, gpuCodeName } from '../../model/devices/gpu-codes.ts';
 import { GPU_QUEUE } from '../../model/devices/gpu.ts';
 import type { Ref } from '../../model/observations.ts';
-import { absent, avpsRule, evidenceOf, fromManifest, joinGuest, presence, type Sources } from '../platform-judge.ts';
+import { absent, avpsRule, evidenceOf, fromManifest, presence, type Sources } from '../platform-judge.ts';
 import type { Outcome, RuleContext } from '../rule.ts';
 
 const AREA = 'gpu';
@@ -35,14 +35,14 @@ export const avps17 = avpsRule({
     const ev = evidenceOf(ctx);
     const misfit = [...ev.guestDevices.values()].find((g) => g.driver === 'virtio_gpu' && g.deviceId !== GPU);
     if (misfit) return { verdict: 'FAIL', message: `the guest's virtio_gpu driver is bound to ${misfit.dev}, whose device ID is ${misfit.deviceId}, not 16`, evidence: [misfit.ref] };
-    const joined = joinGuest(ctx, GPU);
-    if (joined.length > 0) {
-      const j = joined[0]!;
+    const guest = [...ev.guestDevices.values()].find((g) => g.deviceId === GPU);
+    if (guest) {
+      const joined = ctx.devices.find((d) => d.guestJoin?.dev === guest.dev);
       return {
         verdict: 'PASS',
-        message: `the guest reads device ID 16 from ${j.guest.dev}${j.guest.driver ? ` and binds ${j.guest.driver}` : ''}`,
-        evidence: [j.guest.ref],
-        ...(j.host ? { inferred: [j.how] } : {}),
+        message: `the guest reads device ID 16 from ${guest.dev}${guest.driver ? ` and binds ${guest.driver}` : ''}`,
+        evidence: [guest.ref],
+        ...(joined ? { inferred: [joined.guestJoin!.how] } : {}),
       };
     }
     const host = ctx.devices.find((d) => d.type()?.id === GPU);
