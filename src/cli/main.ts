@@ -13,6 +13,7 @@ import { registerConvert } from './convert.ts';
 import { registerGate } from './gate.ts';
 import { registerIngest } from './ingest.ts';
 import { registerPerf } from './perf/index.ts';
+import { registerSchema } from './schema.ts';
 import { registerRules } from './rules.ts';
 
 export const EXIT = { OK: 0, FAIL: 1, INPUT: 2, BUG: 3 } as const;
@@ -62,6 +63,7 @@ export function buildProgram(): Command {
   registerConvert(program);
   registerAlign(program);
   registerGate(program);
+  registerSchema(program);
   registerRules(program);
   return program;
 }
