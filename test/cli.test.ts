@@ -15,7 +15,7 @@ describe('avpscope command line', () => {
   it('exit 0 when no MUST fails, 1 when one does; text names the summary', () => {
     const ok = avpscope('check', MICROVM_MODERN, '--no-db');
     expect(ok.code).toBe(0);
-    expect(ok.out).toMatch(/Summary: \d+ PASS, 0 FAIL, \d+ NOT-OBSERVED — no device or platform MUST requirement fails\./);
+    expect(ok.out).toMatch(/Summary: \d+ PASS, 0 FAIL, \d+ NOT-OBSERVED, \d+ NOT-APPLICABLE — no device or platform MUST requirement fails\./);
     const fail = avpscope('check', MICROVM_LEGACY, '--no-db');
     expect(fail.code).toBe(1);
     expect(fail.out).toMatch(/9 device or platform MUST requirement\(s\) FAIL/);
@@ -59,7 +59,7 @@ describe('avpscope command line', () => {
   });
 
   it('--help on every command', () => {
-    for (const cmd of [[], ['check'], ['ingest'], ['perf'], ['perf', 'blk'], ['perf', 'xlayer'], ['perf', 'gpu'], ['perf', 'audio'], ['convert'], ['align'], ['gate']]) {
+    for (const cmd of [[], ['check'], ['ingest'], ['perf'], ['perf', 'blk'], ['perf', 'xlayer'], ['perf', 'gpu'], ['perf', 'audio'], ['convert'], ['align'], ['gate'], ['schema']]) {
       const r = avpscope(...cmd, '--help');
       expect(r.code, cmd.join(' ')).toBe(0);
       expect(r.out).toMatch(/^Usage: avpscope/);

@@ -14,6 +14,7 @@ import { registerGate } from './gate.ts';
 import { registerIngest } from './ingest.ts';
 import { registerPerf } from './perf/index.ts';
 import { registerSchema } from './schema.ts';
+import { registerSimulate } from './simulate.ts';
 import { registerRules } from './rules.ts';
 
 export const EXIT = { OK: 0, FAIL: 1, INPUT: 2, BUG: 3 } as const;
@@ -64,6 +65,7 @@ export function buildProgram(): Command {
   registerAlign(program);
   registerGate(program);
   registerSchema(program);
+  registerSimulate(program);
   registerRules(program);
   return program;
 }
