@@ -13,11 +13,11 @@ const BOOT_LINE = /^(\[\s*\d+\.\d+\] |SeaBIOS \(version|Linux version \d|== \S|E
 
 /** Topic patterns in the order they are tried; the first group, when present, is the version. */
 const TOPICS: [BootTopic, RegExp][] = [
-  // the firmware or boot stub that ran: SeaBIOS and Linux's x86 setup code say the guest is x86
-  ['firmware', /SeaBIOS \(version ([^)]+)\)|Probing EDD|EDK II|U-Boot \d/],
   ['psci', /\bpsci: PSCIv(\d+\.\d+) detected|\bpsci: /],
   ['scmi', /\bSCMI Protocol v(\d+\.\d+)|\bscmi|arm-scmi/i],
   ['efi', /\befi: EFI v(\d+\.\d+)|\bEFI stub\b|\befi: /],
+  // the firmware or boot stub that ran: SeaBIOS and Linux's x86 setup code say the guest is x86
+  ['firmware', /SeaBIOS \(version ([^)]+)\)|Probing EDD|EDK II|U-Boot \d/],
   ['kaslr', /KASLR (?:enabled|disabled)|kaslr-seed|nokaslr/i],
   ['watchdog', /sbsa[-_]gwdt|watchdog/i],
   ['optee', /\boptee\b/i],
