@@ -44,7 +44,7 @@ beforeAll(async () => {
   await w.rows(META, [{ key: 'schema_version', value: SCHEMA_VERSION }]);
   await w.rows(TRACES, [{ trace_id: 0, file: 'synthetic', format: 'jsonl', view: 'host', vm: 'vm', origin_ns: 0n, timed: true, lines: 0, events: 0 }]);
   await w.rows(DEVICES, [{
-    vm: 'vm', dev: 'd0', type: 'blk', type_how: 'seen', type_why: 'test', transport: 'mmio', mmio_version: 2, sessions: 1,
+    vm: 'vm', dev: 'd0', type: 'blk', type_how: 'seen', type_why: 'test', type_basis: 'event', transport: 'mmio', mmio_version: 2, sessions: 1,
     features_accepted: null, features_offered: null, queues: 2, events: 0, inferred_events: 0, first_ts: 0, last_ts: 600,
   }]);
   await w.rows(SPANS, SPANS_BY_HAND);

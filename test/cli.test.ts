@@ -18,15 +18,15 @@ describe('avpscope command line', () => {
     expect(ok.out).toMatch(/Summary: \d+ PASS, 0 FAIL, \d+ NOT-OBSERVED, \d+ NOT-APPLICABLE — no device or platform MUST requirement fails\./);
     const fail = avpscope('check', MICROVM_LEGACY, '--no-db');
     expect(fail.code).toBe(1);
-    expect(fail.out).toMatch(/9 device or platform MUST requirement\(s\) FAIL/);
+    expect(fail.out).toMatch(/10 device or platform MUST requirement\(s\) FAIL/);
   });
 
   it('--format json is the same report, machine-readable', () => {
     const r = avpscope('check', MICROVM_LEGACY, '--no-db', '--format', 'json');
     const j = JSON.parse(r.out);
-    expect(j.summary.must_failures).toBe(9);
+    expect(j.summary.must_failures).toBe(10);
     const failed = j.findings.filter((f: { verdict: string }) => f.verdict === 'FAIL').map((f: { rule: string }) => f.rule);
-    expect([...new Set(failed)].sort()).toEqual(['AVPS-v2.0-4', 'AVPS-v2.0-41', 'virtio-mmio.version-2', 'virtio.version-1']);
+    expect([...new Set(failed)].sort()).toEqual(['AVPS-v2.0-4', 'AVPS-v2.0-41', 'AVPS-v2.0-46', 'virtio-mmio.version-2', 'virtio.version-1']);
   });
 
   it('ingest writes a store that check and perf read back', () => {

@@ -67,13 +67,14 @@ function deviceRows(platform: Platform): DeviceRow[] {
   return platform.allDevices().map((d) => {
     const t = d.type();
     const negotiated = d.status.sessions.map((s) => s.accepted()).filter((a) => a !== undefined);
-    const offered = d.status.sessions.map((s) => s.offered).filter((o) => o !== undefined);
+    const offered = [d.offered, ...d.status.sessions.map((s) => s.offered)].filter((o) => o !== undefined);
     return {
       vm: d.vm,
       dev: d.id,
       type: t?.name ?? null,
       type_how: t?.how ?? null,
       type_why: t?.why ?? null,
+      type_basis: t?.basis ?? null,
       transport: d.transport ?? null,
       mmio_version: d.mmio?.version ?? null,
       sessions: d.status.count,

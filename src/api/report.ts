@@ -42,6 +42,7 @@ export interface ReportDevice {
   type: string | null;
   type_how: string | null;
   type_why: string | null;
+  type_basis: string | null;
   transport: string | null;
   mmio_version: number | null;
   sessions: number;
@@ -100,7 +101,7 @@ export async function loadReport(conn: DuckDBConnection): Promise<Report> {
   const sources = (await queryRows(conn, 'SELECT file, format, view, vm, lines, events, timed FROM traces ORDER BY trace_id')) as unknown as Report['sources'];
   const devices = (await queryRows(
     conn,
-    `SELECT vm, dev, type, type_how, type_why, transport, mmio_version, sessions, features_accepted, events, inferred_events
+    `SELECT vm, dev, type, type_how, type_why, type_basis, transport, mmio_version, sessions, features_accepted, events, inferred_events
      FROM devices WHERE type IS NOT NULL OR sessions > 0 OR queues > 0 ORDER BY vm, first_ts`,
   )) as unknown as ReportDevice[];
   const findings = (await queryRows(conn, 'SELECT * FROM findings')).map((f) => ({

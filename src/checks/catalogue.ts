@@ -23,7 +23,6 @@ export const CATALOGUE: readonly Rule[] = [
   general.initOrder,
   general.featuresBeforeFeaturesOk,
   general.version1,
-  general.acceptVersion1,
   general.liveAfterDriverOk,
   general.notifyAfterDriverOk,
   mmio.version2,

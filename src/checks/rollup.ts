@@ -26,7 +26,7 @@ function distinct(refs: Ref[]): Ref[] {
     return true;
   });
 }
-const cite = (p: Part) => `${p.rule.id} (${p.rule.source.spec === 'VIRTIO 1.3' ? 'VIRTIO ' : ''}${p.rule.source.where})`;
+const cite = (p: Part) => `${p.rule.id} (${p.rule.source.spec === 'VIRTIO 1.3' ? 'VIRTIO' : 'AVPS'} ${p.rule.source.where})`;
 
 export function rollUpOutcome(parts: Part[]): Outcome {
   // NOT-APPLICABLE and DECLARED statements are neither checked nor unchecked: not counted

@@ -48,6 +48,8 @@ export interface Adapter {
 /** Turns lines into events. Returns undefined for a good line, or why the line is not one. */
 export interface LineParser {
   parseLine(line: string, lineNo: number, out: Event[]): string | undefined;
+  /** End of the file: a last judgement on the whole (may throw an InputError naming the file). */
+  finish?(): void;
 }
 
 const MAX_BAD_LINE_SHOWN = 120;
@@ -85,6 +87,7 @@ export async function* readLineSource(info: SourceInfo, parser: LineParser, stat
     info.events += out.length;
     if (out.length > 0) yield out;
   }
+  parser.finish?.();
   if (good === 0 || bad > good) {
     const detail = firstBad ? `; first bad line ${firstBad.line}: ${firstBad.why}` : '';
     throw new InputError(`not a usable ${info.format} trace: ${good} good lines, ${bad} bad${detail}`, info.file, firstBad?.line);

@@ -5,6 +5,7 @@
  */
 export const STAT_DECLARATIONS = {
   'line.malformed': { severity: 'error', description: 'lines that are not events of the detected format (garbage, cut, bad numbers)' },
+  'line.foreign': { severity: 'info', description: "lines another program wrote into the log (qtest protocol, stderr messages, guest console output): skipped" },
   'line.truncated': { severity: 'data-loss', description: 'a last line cut in the middle (no newline at end of file)' },
   'event.unknown': { severity: 'info', description: 'events of a name the adapter does not know (listed by name)' },
   'event.ignored': { severity: 'info', description: 'known events that carry nothing the model uses (listed by name)' },

@@ -21,17 +21,20 @@ import type { Stats } from '../ingest/stats.ts';
 /** Longest run of events held while waiting for an anchor. */
 const MAX_HELD = 100_000;
 
-type Transport = Extract<Event, { kind: 'mmio.read' | 'mmio.write' | 'vq.size_max' | 'irq.line' | 'pci.msix' }>;
+type Transport = Extract<Event, { kind: 'mmio.read' | 'mmio.write' | 'vq.size_max' | 'irq.line' | 'pci.msix' | 'pci.notify' }>;
 
 function isTransport(e: Event): e is Transport {
   const k = e.kind;
-  return k === 'mmio.read' || k === 'mmio.write' || k === 'vq.size_max' || k === 'irq.line' || k === 'pci.msix';
+  return k === 'mmio.read' || k === 'mmio.write' || k === 'vq.size_max' || k === 'irq.line' || k === 'pci.msix' || k === 'pci.notify';
 }
 
 function needsPopContext(e: Event): boolean {
   const k = e.kind;
-  return e.dev === undefined && (k === 'console.control' || k === 'console.data' || k === 'gpu.cmd' || k === 'snd.ctrl');
+  return e.dev === undefined && (k === 'console.control' || k === 'console.data' || k === 'gpu.cmd' || k === 'snd.ctrl' || (k === 'device' && e.context === 'chain'));
 }
+
+/** A status the hypervisor set itself: it says nothing about which device the driver talks to. */
+const isHypervisorStatus = (e: Event) => e.kind === 'status' && e.by === 'hypervisor';
 
 function infer(e: Event, dev: string): void {
   e.dev = dev;
@@ -104,6 +107,9 @@ export class Attributor {
       if (d !== undefined) infer(e, d);
     }
 
+    // a device type named during the driver's setup of a device (QEMU's virtio_gpu_features)
+    if (e.kind === 'device' && e.dev === undefined && e.context === 'setup' && v.lastStatusDev !== undefined) infer(e, v.lastStatusDev);
+
     if (isTransport(e) && e.dev === undefined) {
       this.resolveByContext(v, e);
       this.track(v, e);
@@ -114,8 +120,8 @@ export class Attributor {
       }
       return;
     }
-    if (e.kind === 'status' && e.dev !== undefined) v.lastStatusDev = e.dev;
-    if (v.held.length > 0 && e.dev !== undefined && this.isAnchor(v, e)) {
+    if (e.kind === 'status' && e.dev !== undefined && !isHypervisorStatus(e)) v.lastStatusDev = e.dev;
+    if (v.held.length > 0 && e.dev !== undefined && !isHypervisorStatus(e) && this.isAnchor(v, e)) {
       const echoIndex = this.lastWriteIndex(v);
       if (e.kind === 'status') {
         const added = e.value & ~(v.status.get(e.dev) ?? 0);
@@ -131,7 +137,7 @@ export class Attributor {
       out.push(e);
       return;
     }
-    if (e.dev !== undefined && e.kind === 'status') v.current = e.dev;
+    if (e.dev !== undefined && e.kind === 'status' && !isHypervisorStatus(e)) v.current = e.dev;
     this.track(v, e);
     if (v.held.length > 0) v.held.push(e);
     else out.push(e);
@@ -160,7 +166,8 @@ export class Attributor {
   private isAnchor(v: VmAttribution, e: Event): boolean {
     const i = this.lastWriteIndex(v);
     if (i < 0) return false;
-    const w = v.held[i] as Extract<Event, { kind: 'mmio.write' }>;
+    const w = v.held[i] as Extract<Event, { kind: 'mmio.write' | 'pci.notify' }>;
+    if (w.kind === 'pci.notify') return e.kind === 'notify.avail' && (w.value & 0xffff) === e.queue;
     if (e.kind === 'status') return w.offset === MMIO.Status && w.value === e.value;
     if (e.kind === 'notify.avail') return w.offset === MMIO.QueueNotify && (w.value & 0xffff) === e.queue;
     return false;
@@ -169,7 +176,7 @@ export class Attributor {
   private lastWriteIndex(v: VmAttribution): number {
     for (let i = v.held.length - 1; i >= 0; i--) {
       const h = v.held[i]!;
-      if (h.kind === 'mmio.write' && h.dev === undefined) return i;
+      if ((h.kind === 'mmio.write' || h.kind === 'pci.notify') && h.dev === undefined) return i;
       if (h.view === 'guest') continue;
       if (!isTransport(h)) return -1; // a device event in between: not an echo
     }

@@ -4,7 +4,10 @@ export const DEVICE_ID = {
   blk: 2,
   console: 3,
   rng: 4,
+  balloon: 5,
+  scsi: 8,
   gpu: 16,
+  input: 18,
   vsock: 19,
   iommu: 23,
   sound: 25,
@@ -20,8 +23,9 @@ export function deviceTypeName(id: number): string {
 
 /** QEMU device model names ("virtio-blk-pci", "virtio-serial-device") to device IDs. */
 export function deviceIdFromModelName(name: string): number | undefined {
-  const m = /^virtio-(net|blk|serial|console|rng|gpu|vsock|iommu|sound)\b/.exec(name);
+  const m = /^virtio-(net|blk|serial|console|rng|balloon|scsi|gpu|input|keyboard|mouse|tablet|vsock|iommu|sound)\b/.exec(name);
   if (!m) return undefined;
-  const t = m[1] === 'serial' ? 'console' : m[1] === 'sound' ? 'sound' : (m[1] as DeviceTypeName);
+  // QEMU's virtio-input models are named for what they emulate (virtio-keyboard-pci, ...)
+  const t = m[1] === 'serial' ? 'console' : m[1] === 'keyboard' || m[1] === 'mouse' || m[1] === 'tablet' ? 'input' : (m[1] as DeviceTypeName);
   return DEVICE_ID[t];
 }

@@ -9,10 +9,23 @@ import { StatusTracker } from './device/status.ts';
 import type { MmioState } from './transport/mmio.ts';
 import type { QueueState } from './virtqueue/queue.ts';
 
+/**
+ * What grounds a device type: an event of that device type (`event`: virtio_blk_*, rng, sound,
+ * GPU, SCSI, balloon, input, console events), the hypervisor's model name (`model-name`: QEMU's
+ * msix name), a device ID the trace gives (`device-id`), or only the layout of the chains on the
+ * device's queues (`queue-shapes`, a guess: a SCSI controller has the shape of a block device, a
+ * keyboard that of an entropy device).
+ */
+export type TypeBasis = 'event' | 'model-name' | 'device-id' | 'queue-shapes';
+
 export interface TypeClaim {
   id: number;
+  /** seen: the trace names the type; inferred: it is guessed (queue shapes) */
   how: 'seen' | 'inferred';
+  basis: TypeBasis;
   why: string;
+  /** the line that names this device was attributed to it by inference (its line names no device) */
+  attributed?: boolean;
   ref?: Ref;
 }
 
@@ -54,8 +67,20 @@ export class Device {
   /** the guest's virtioN this device is joined to, and how (guest-join.ts) */
   guestJoin?: { dev: string; how: string };
   readonly msixNames = new Set<string>();
-  readonly rng = { requests: 0, bytesRequested: 0, pushes: 0, bytesPushed: 0 };
-  readonly console = { toDriver: [] as { event: number; value?: number; ref: Ref }[], toDevice: [] as { event: number; value?: number; ref: Ref }[], bytesToHost: 0, bytesToGuest: 0 };
+  /** the feature bits the device offers, where the trace shows them (QEMU logs them for virtio-sound) */
+  offered?: { bits: bigint; ref: Ref };
+  /** the driver wrote the modern virtio-pci notify capability (VIRTIO §4.1.4.4): only a VIRTIO 1.x device has one */
+  modernNotify?: Ref;
+  /** lastPush: bytes of the last push not yet answered by a used element (QEMU pushes, then fills) */
+  readonly rng = { requests: 0, bytesRequested: 0, pushes: 0, bytesPushed: 0, lastPush: undefined as number | undefined };
+  readonly console = {
+    toDriver: [] as { event: number; value?: number; ref: Ref }[],
+    toDevice: [] as { event: number; value?: number; ref: Ref }[],
+    bytesToHost: 0,
+    bytesToGuest: 0,
+    /** ports the device announced with DEVICE_ADD since the last reset */
+    ports: new Set<number>(),
+  };
   readonly gpuCommands = new Map<number, number>();
   readonly sndRequests = new Map<number, number>();
   sndConfig?: { jacks: number; streams: number; chmaps: number };
@@ -79,7 +104,7 @@ export class Device {
   ) {}
 
   claim(c: TypeClaim): void {
-    if (!this.claims.some((x) => x.id === c.id && x.how === c.how)) this.claims.push(c);
+    if (!this.claims.some((x) => x.id === c.id && x.basis === c.basis && x.attributed === c.attributed)) this.claims.push(c);
   }
 
   claimFromModelName(name: string, ref: Ref, attributionInferred: boolean): void {
@@ -87,8 +112,10 @@ export class Device {
     if (id === undefined) return;
     this.claim({
       id,
-      how: attributionInferred ? 'inferred' : 'seen',
-      why: attributionInferred ? `QEMU names device model ${name} during this device's setup (attribution inferred)` : `device model ${name}`,
+      how: 'seen',
+      basis: 'model-name',
+      why: attributionInferred ? `QEMU names device model ${name} during this device's setup (the line names no device: attributed by the setup it falls in)` : `device model ${name}`,
+      ...(attributionInferred ? { attributed: true } : {}),
       ref,
     });
   }
@@ -107,11 +134,18 @@ export class Device {
     return s;
   }
 
-  /** Driven as a VIRTIO 1.x device: VERSION_1 accepted in the current session, or a version-2 MMIO transport. */
+  /** Driven as a VIRTIO 1.x device: VERSION_1 accepted in the current session, a version-2 MMIO
+   *  transport, or the modern virtio-pci notify capability in use. */
   isModern(): boolean {
     const acc = this.status.current?.accepted();
     if (acc && hasBit(acc.bits, F_VERSION_1)) return true;
-    return this.mmio?.version === 2;
+    return this.mmio?.version === 2 || this.modernNotify !== undefined;
+  }
+
+  /** The driver accepted this feature bit in the current session; undefined when the trace does not show the features. */
+  negotiated(bit: number): boolean | undefined {
+    const acc = this.status.current?.accepted();
+    return acc === undefined ? undefined : hasBit(acc.bits, bit);
   }
 
   /** Known to be driven as a legacy device: legacy virtio-mmio registers, or features negotiated without VERSION_1. */
@@ -121,10 +155,24 @@ export class Device {
     return acc !== undefined && !hasBit(acc.bits, F_VERSION_1);
   }
 
-  /** The device type: a seen claim wins; else an inferred one; else the queues' shapes. */
+  /**
+   * The device type: a claim from a line that names the device wins, then one from a line
+   * attributed to it; only without either, the queues' shapes (a guess, marked as such).
+   */
   type(): DeviceType | undefined {
-    const c = this.claims.find((x) => x.how === 'seen') ?? this.claims.find((x) => x.how === 'inferred') ?? this.typeFromShapes();
+    const c = this.claims.find((x) => !x.attributed) ?? this.claims[0] ?? this.typeFromShapes();
     return c && { ...c, name: deviceTypeName(c.id) };
+  }
+
+  /** Known only from the layout of its chains: no type-specific verdict may rest on it. */
+  typeFromShapesOnly(): boolean {
+    return this.type()?.basis === 'queue-shapes';
+  }
+
+  /** Claims of different types from lines that name this device: the trace contradicts itself. */
+  conflictingClaims(): TypeClaim[] {
+    const named = this.claims.filter((x) => !x.attributed);
+    return named.some((x) => x.id !== named[0]!.id) ? named : [];
   }
 
   private typeFromShapes(): TypeClaim | undefined {
@@ -136,20 +184,21 @@ export class Device {
     };
     if (used.length === 0) return undefined;
     if (used.length === 1 && used[0] === 0 && only(0, 'writable') && this.queues.size <= 1) {
-      return { id: DEVICE_ID.rng, how: 'inferred', why: 'one queue, and every chain on it device-writable only (entropy requestq, VIRTIO §5.4)' };
+      return { id: DEVICE_ID.rng, how: 'inferred', basis: 'queue-shapes', why: 'one queue, and every chain on it device-writable only (entropy requestq, VIRTIO §5.4)' };
     }
     if (only(0, 'writable') && only(1, 'readable') && used.every((q) => q <= 2)) {
       return {
         id: DEVICE_ID.net,
         how: 'inferred',
+        basis: 'queue-shapes',
         why: 'queue 0 takes writable-only chains and queue 1 readable-only ones, with at most a control queue 2 (receiveq1/transmitq1/controlq, VIRTIO §5.1.2)',
       };
     }
     if (used.some((q) => q >= 2) && (only(2, 'writable') || only(3, 'readable')) && [...this.queues.keys()].length >= 4) {
-      return { id: DEVICE_ID.console, how: 'inferred', why: 'four or more queues with control receive/transmit queues 2 and 3 (VIRTIO §5.3.2)' };
+      return { id: DEVICE_ID.console, how: 'inferred', basis: 'queue-shapes', why: 'four or more queues with control receive/transmit queues 2 and 3 (VIRTIO §5.3.2)' };
     }
     if (used.every((q) => (s(q)?.mixed ?? 0) > 0)) {
-      return { id: DEVICE_ID.blk, how: 'inferred', why: 'every chain has readable and writable segments (request header and status, VIRTIO §5.2.6)' };
+      return { id: DEVICE_ID.blk, how: 'inferred', basis: 'queue-shapes', why: 'every chain has readable and writable segments (request header and status, VIRTIO §5.2.6)' };
     }
     return undefined;
   }

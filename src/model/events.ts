@@ -52,6 +52,18 @@ export const DeviceEvent = ev('device', {
   transport: z.enum(['mmio', 'pci', 'ccw', 'other']).optional(),
   /** the guest driver bound to it (guest sysfs `driver` link), when the source says */
   driver: z.string().optional(),
+  /** false: a device that is not a virtio device (an emulated NIC such as QEMU's e1000); `dev` is then absent */
+  virtio: z.boolean().optional(),
+  /** what the device is for, where the source says (a NIC's events say `network`) */
+  class: z.enum(['network', 'storage', 'display', 'input', 'other']).optional(),
+  /**
+   * For a line that names the type but no device: what it happened in, which tells the device:
+   * the handling of the chain the device took just before (`chain`), or the driver's setup of the
+   * device whose status it set last (`setup`).
+   */
+  context: z.enum(['chain', 'setup']).optional(),
+  /** virtio-gpu: whether the device offers VIRTIO_GPU_F_VIRGL, where the source says (QEMU: virtio_gpu_features) */
+  virgl: z.boolean().optional(),
 });
 
 // ---- transport level --------------------------------------------------------------------------
@@ -70,10 +82,21 @@ export const MmioWrite = ev('mmio.write', {
 export const QueueSizeMax = ev('vq.size_max', { queue: nat.optional(), max: nat });
 export const IrqLine = ev('irq.line', { level: z.union([z.literal(0), z.literal(1)]), line: nat.optional() });
 export const PciMsix = ev('pci.msix', { enabled: z.boolean(), masked: z.boolean(), name: z.string().optional() });
+/** The driver wrote the notify capability of the modern virtio-pci interface (VIRTIO §4.1.4.4): a VIRTIO 1.x device. */
+export const PciNotify = ev('pci.notify', { addr: nat, value: nat });
 
 // ---- device status and features -----------------------------------------------------------------
-/** The driver set the device status register (0 = reset). */
-export const Status = ev('status', { value: z.number().int().min(0).max(255) });
+/**
+ * The device status was set (0 = reset). `by`: the driver (a register write), or the hypervisor
+ * itself (QEMU resets every device at machine reset and sets the status again on VM run and stop,
+ * from its main thread); absent when the source does not tell. `thread`: the host thread that
+ * logged it, where the source says (QEMU's `PID@` prefix).
+ */
+export const Status = ev('status', {
+  value: z.number().int().min(0).max(255),
+  by: z.enum(['driver', 'hypervisor']).optional(),
+  thread: nat.optional(),
+});
 /** A whole feature bit set: what the device offered or what the driver accepted. */
 export const Features = ev('features', { side: z.enum(['device', 'driver']), value: hexBits });
 
@@ -267,7 +290,7 @@ export const ScmiMsg = ev('scmi.msg', {
 });
 
 export const Event = z.discriminatedUnion('kind', [
-  DeviceEvent, MmioRead, MmioWrite, QueueSizeMax, IrqLine, PciMsix, Status, Features,
+  DeviceEvent, MmioRead, MmioWrite, QueueSizeMax, IrqLine, PciMsix, PciNotify, Status, Features,
   NotifyAvail, NotifyUsed, VqPop, VqFill, VqFlush, VqAdd, VqGetBuf,
   BlkSubmit, BlkBackend, BlkComplete, RngRequest, RngPush, ConsoleControl, ConsoleData,
   GpuCmd, GpuFeatures, SndControl, SndConfig, SndXfer, AudioTimer,

@@ -117,6 +117,10 @@ export class Evidence {
       this.vm(e.vm ?? '').gpu.take(e, refOf(e));
       return false;
     }
+    if (e.kind === 'device' && e.virgl !== undefined) {
+      this.vm(e.vm ?? '').gpu.features({ ...e, kind: 'gpu.features', virgl: e.virgl }, refOf(e));
+      if (e.view !== 'guest') return false;
+    }
     if (e.kind === 'mmio.write' && e.offset >= MMIO_CONFIG && e.dev !== undefined) {
       this.noteConfigWrite(e.vm ?? '', e.dev, e.offset, refOf(e));
       return false;

@@ -5,6 +5,8 @@
 import { DEVICE_ID } from './device-types.ts';
 
 export const F_VERSION_1 = 32;
+export const F_RING_PACKED = 34;
+export const F_IN_ORDER = 35;
 
 export const RESERVED_FEATURES: Record<number, string> = {
   24: 'VIRTIO_F_NOTIFY_ON_EMPTY', 27: 'VIRTIO_F_ANY_LAYOUT', 28: 'VIRTIO_F_INDIRECT_DESC', 29: 'VIRTIO_F_EVENT_IDX',

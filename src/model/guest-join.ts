@@ -28,7 +28,7 @@ export function joinGuestDevices(vm: string, devices: Iterable<Device>, ev: VmEv
           ? `guest ${g.dev} joined to ${d.id} in VM ${vm}: the only device with ID ${id} on each side`
           : `guest ${g.dev} joined to ${d.id} in VM ${vm}: device ${i + 1} of ${gs.length} with ID ${id}, in order of appearance on each side`;
       d.guestJoin = { dev: g.dev, how };
-      d.claim({ id, how: 'seen', why: `the guest reads device ID ${id} from ${g.dev}${g.driver ? ` (driver ${g.driver})` : ''}`, ref: g.ref });
+      d.claim({ id, how: 'seen', basis: 'device-id', why: `the guest reads device ID ${id} from ${g.dev}${g.driver ? ` (driver ${g.driver})` : ''}`, ref: g.ref });
       // the guest's sysfs features are what its driver negotiated: the accepted set of the last session
       const s = [...d.status.sessions].reverse().find((x) => x.featuresOk !== undefined) ?? d.status.sessions.at(-1);
       if (g.features && s && !s.accepted()) s.acceptedEvent = { bits: g.features.bits, ref: g.features.ref };

@@ -8,7 +8,8 @@ import type { Event } from './events.ts';
 import { Device } from './device.ts';
 import { statusName } from './device/status.ts';
 import { DEVICE_ID } from './device-types.ts';
-import { BLK_STATUS, BLK_STATUS_MAX, inferBlkOp } from './devices/blk.ts';
+import { BLK_F, BLK_STATUS, BLK_STATUS_MAX, BLK_STATUS_MAX_NOT_ZONED, featuresOfOp, inferBlkOp } from './devices/blk.ts';
+import { featureName, F_IN_ORDER, F_RING_PACKED } from './features.ts';
 import { gpuCodeName } from './devices/gpu-codes.ts';
 import { OBSERVATION_CODES, refOf, type Observation, type ObservationCode, type Ref } from './observations.ts';
 import type { Span } from './spans.ts';
@@ -23,12 +24,24 @@ import type { Stats } from '../ingest/stats.ts';
  *  trace that repeats one fault millions of times. */
 const KEPT_OBSERVATIONS = 10;
 
+/** VIRTIO_CONSOLE_* control events the device sends (§5.3.6.2). */
+const CONSOLE_EVENT = { DEVICE_ADD: 1, DEVICE_REMOVE: 2 } as const;
+
 export function observationKey(vm: string, dev: string, code: ObservationCode): string {
   return `${vm}\u0000${dev}\u0000${code}`;
 }
 
+/** A device of the VM that is not a virtio device (an emulated NIC), as far as its events say. */
+export interface ForeignDevice {
+  name: string;
+  class?: string;
+  first: Ref;
+}
+
 class VmModel {
   readonly devices = new Map<string, Device>();
+  /** devices that are not virtio devices, by model name */
+  readonly nonVirtio = new Map<string, ForeignDevice>();
   readonly queues = new Map<string, QueueState>();
   /** chains in flight on any of its queues, by element: QEMU's blk events name a request by its chain's element */
   readonly inflight = new Map<string, Chain>();
@@ -128,10 +141,22 @@ export class Platform {
     }
     switch (e.kind) {
       case 'device':
+        if (e.virtio === false) {
+          if (e.name !== undefined && !v.nonVirtio.has(e.name)) v.nonVirtio.set(e.name, { name: e.name, ...(e.class !== undefined ? { class: e.class } : {}), first: ref });
+          return;
+        }
         if (!d) return;
         if (e.device_id !== undefined) {
-          const how = e.inferred?.includes('dev') ? 'inferred' : 'seen';
-          d.claim({ id: e.device_id, how, why: e.name !== undefined ? `the trace names it ${e.name}` : `the trace gives device ID ${e.device_id}`, ref });
+          const attributed = e.inferred?.includes('dev') ?? false;
+          const named = e.name !== undefined ? `the trace names it ${e.name}` : `the trace gives device ID ${e.device_id}`;
+          d.claim({
+            id: e.device_id,
+            how: 'seen',
+            basis: e.name !== undefined ? 'event' : 'device-id',
+            why: attributed ? `${named} in a line that names no device, attributed to this one by ${e.context === 'setup' ? 'the driver setup it falls in' : 'the chain it just took'}` : named,
+            ...(attributed ? { attributed } : {}),
+            ref,
+          });
         } else if (e.name !== undefined) d.claimFromModelName(e.name, ref, e.inferred?.includes('dev') ?? false);
         if (e.transport === 'mmio' || e.transport === 'pci') d.transport = e.transport;
         return;
@@ -146,6 +171,11 @@ export class Platform {
         else m.sizeMax(e.max, ref);
         return;
       }
+      case 'pci.notify':
+        if (!d) return;
+        d.transport = 'pci';
+        d.modernNotify ??= ref;
+        return;
       case 'pci.msix':
         if (!d) return;
         d.transport = 'pci';
@@ -157,14 +187,17 @@ export class Platform {
       case 'status':
         if (!d) return;
         if (e.value === 0) this.resetDevice(v, d, ref);
-        d.status.write(e.value, ref, () => d.isModern());
+        if (e.by === 'hypervisor') d.status.host(e.value, ref);
+        else d.status.write(e.value, ref, () => d.isModern());
         return;
       case 'features':
         if (!d) return;
         {
+          const bits = BigInt(e.value);
+          // what the device offers does not depend on a driver: QEMU logs it at realize, before any status
+          if (e.side === 'device') d.offered ??= { bits, ref };
           const s = d.status.current;
           if (!s) return;
-          const bits = BigInt(e.value);
           if (e.side === 'device') s.offered = { bits, ref };
           else {
             if (s.featuresOk) s.lateFeatureWrites.push(ref);
@@ -194,6 +227,7 @@ export class Platform {
         const q = this.queue(v, e);
         if (!q) return;
         this.checkDriverOk(vmName, q.dev, ref, `chain ${e.elem} taken`);
+        this.checkQueueReady(vmName, q, ref);
         const again = q.inflight.get(e.elem);
         const c = q.pop(e.elem, ref, e.in_num, e.out_num);
         v.inflight.set(e.elem, c);
@@ -228,6 +262,8 @@ export class Platform {
         const r = q.fill(e.elem, ref, e.len);
         if (r.ok) {
           v.settle(r.req);
+          const qd = q.dev !== undefined ? v.devices.get(q.dev) : undefined;
+          if (qd) this.checkCompletion(qd, r.req, r.overtook);
           for (const h of this.chainHooks) h.fill?.(r.req);
         } else if (r.code === 'vq.completed-twice') {
           this.observe(r.code, vmName, q.dev, [r.first, ref], `chain ${e.elem} completed at line ${r.first.src?.line ?? '?'} and again here, without being taken again`);
@@ -255,7 +291,7 @@ export class Platform {
           c.submit = ref;
           for (const h of this.chainHooks) h.submit?.(c);
         }
-        if (d) d.claim({ id: DEVICE_ID.blk, how: 'seen', why: 'virtio-blk request events name this device', ref });
+        if (d) d.claim({ id: DEVICE_ID.blk, how: 'seen', basis: 'event', why: 'virtio-blk request events name this device', ref });
         return;
       }
       case 'blk.backend': {
@@ -271,9 +307,18 @@ export class Platform {
           for (const h of this.chainHooks) h.complete?.(c);
         }
         if (!d) return;
-        d.claim({ id: DEVICE_ID.blk, how: 'seen', why: 'virtio-blk request events name this device', ref });
-        if (e.status > BLK_STATUS_MAX) this.observe('blk.bad-status', vmName, d.id, [ref], `status ${e.status} is not a VIRTIO_BLK_S_* value`);
-        else if (e.status === BLK_STATUS.IOERR) this.observe('blk.io-error', vmName, d.id, [ref]);
+        d.claim({ id: DEVICE_ID.blk, how: 'seen', basis: 'event', why: 'virtio-blk request events name this device', ref });
+        {
+          // statuses 3-6 are the zoned ones (§5.2.6): a device without VIRTIO_BLK_F_ZONED answers 0-2
+          const zoned = d.negotiated(BLK_F.ZONED);
+          const max = zoned === false ? BLK_STATUS_MAX_NOT_ZONED : BLK_STATUS_MAX;
+          if (e.status > max) this.observe('blk.bad-status', vmName, d.id, [ref], `status ${e.status} is not a VIRTIO_BLK_S_* value${zoned === false ? ' of a device without VIRTIO_BLK_F_ZONED (0-2)' : ''}`);
+          else if (e.status === BLK_STATUS.IOERR) this.observe('blk.io-error', vmName, d.id, [ref]);
+          // §5.2.6.2: with VIRTIO_BLK_F_RO, a write request completes with IOERR
+          if (c?.op === 'write' && e.status !== BLK_STATUS.IOERR && d.negotiated(BLK_F.RO)) {
+            this.observe('blk.write-on-ro', vmName, d.id, [...(c.submit ? [c.submit] : []), ref], `write request answered with status ${e.status}, not IOERR, on a device with VIRTIO_BLK_F_RO negotiated`);
+          }
+        }
         return;
       }
       case 'rng.request':
@@ -286,12 +331,14 @@ export class Platform {
         if (d) {
           d.rng.pushes++;
           d.rng.bytesPushed += e.bytes;
+          d.rng.lastPush = e.bytes;
         }
         return;
       case 'console.control':
         if (!d) return this.unattributed(e);
         (e.dir === 'to_driver' ? d.console.toDriver : d.console.toDevice).push({ event: e.event, value: e.value, ref });
-        d.claim({ id: DEVICE_ID.console, how: 'inferred', why: 'console control messages are handled right after this device takes a chain', ref });
+        if (e.dir === 'to_driver' && e.port !== undefined) this.checkConsolePort(d, e.event, e.port, ref);
+        d.claim({ id: DEVICE_ID.console, how: 'seen', basis: 'event', attributed: true, why: 'virtio-serial control messages (their lines name no device) are handled right after this device takes a chain', ref });
         return;
       case 'console.data':
         if (!d) return this.unattributed(e);
@@ -301,13 +348,21 @@ export class Platform {
       case 'gpu.cmd':
         if (!d) return this.unattributed(e);
         d.gpuCommands.set(e.type, (d.gpuCommands.get(e.type) ?? 0) + 1);
-        d.claim({ id: DEVICE_ID.gpu, how: e.inferred?.includes('dev') ? 'inferred' : 'seen', why: `GPU command ${gpuCodeName(e.type)} handled right after this device takes a chain`, ref });
+        d.claim({
+          id: DEVICE_ID.gpu, how: 'seen', basis: 'event',
+          ...(e.inferred?.includes('dev') ? { attributed: true, why: `GPU command ${gpuCodeName(e.type)} (its line names no device) handled right after this device takes a chain` } : { why: `GPU command ${gpuCodeName(e.type)} names this device` }),
+          ref,
+        });
         return;
       case 'snd.ctrl':
         if (!d) return this.unattributed(e);
         d.sndRequests.set(e.code, (d.sndRequests.get(e.code) ?? 0) + 1);
         d.sndPending = { code: e.code, request: ref };
-        d.claim({ id: DEVICE_ID.sound, how: e.inferred?.includes('dev') ? 'inferred' : 'seen', why: 'sound control requests are handled right after this device takes a chain', ref });
+        d.claim({
+          id: DEVICE_ID.sound, how: 'seen', basis: 'event',
+          ...(e.inferred?.includes('dev') ? { attributed: true, why: 'sound control requests (their lines name no device) are handled right after this device takes a chain' } : { why: 'sound control requests name this device' }),
+          ref,
+        });
         return;
       case 'snd.config':
         if (d) d.sndConfig = { jacks: e.jacks, streams: e.streams, chmaps: e.chmaps };
@@ -317,22 +372,6 @@ export class Platform {
         // the analyses that need them, not for the device model
         return;
     }
-  }
-
-  /**
-   * A chain left without completion at a reset (which drops it, VIRTIO §2.4) or at the end of the
-   * trace is lost if the device went on to complete chains it took later; otherwise it was merely
-   * still in flight.
-   */
-  private judgeUncompleted(v: VmModel, q: QueueState, p: Chain, when: 'reset' | 'end'): void {
-    if (q.lastCompletedOrdinal > p.ordinal) {
-      this.observe('vq.lost-request', v.name, q.dev, [p.pop], `chain ${p.elem} taken at line ${p.pop.src?.line ?? '?'} was never completed, yet later chains on this queue were`);
-      return;
-    }
-    const d = q.dev !== undefined ? v.devices.get(q.dev) : undefined;
-    if (!d) return;
-    if (when === 'reset') d.droppedAtReset++;
-    else d.inFlightAtEnd++;
   }
 
   /** Buffer directions each device type prescribes for its queues (VIRTIO §5.2.6, §5.3.6, §5.4.6). */
@@ -377,8 +416,63 @@ export class Platform {
   private checkDriverOk(vm: string, dev: string | undefined, ref: Ref, what: string): void {
     if (dev === undefined) return;
     const d = this.device(vm, dev);
-    if (this.beforeDriverOk(d)) {
-      this.observe('vq.used-before-driver-ok', vm, dev, [ref], `${what} while the status is ${statusName(d.status.current?.value ?? 0)}`);
+    if (!this.beforeDriverOk(d)) return;
+    const s = d.status.current!;
+    const status = statusName(s.value);
+    // §2.4.1: a device that was live and then reset uses nothing until the driver initialises it again
+    const wasLive = d.status.sessions.some((x) => x !== s && x.driverOk !== undefined);
+    if (wasLive) this.observe('vq.used-after-reset', vm, dev, [...(s.reset ?? s.hostReset ? [(s.reset ?? s.hostReset)!] : []), ref], `${what} after the reset at line ${(s.reset ?? s.hostReset)?.src?.line ?? '?'}, while the status is ${status}`);
+    else this.observe('vq.used-before-driver-ok', vm, dev, [ref], `${what} while the status is ${status}`);
+  }
+
+  /** VIRTIO §4.2.2.1: the device takes no chain from a virtio-mmio queue whose QueueReady is 0. */
+  private checkQueueReady(vm: string, q: QueueState, ref: Ref): void {
+    if (q.dev === undefined || q.index === undefined) return;
+    const m = this.device(vm, q.dev).mmio;
+    if (m?.version !== 2) return;
+    const mq = m.queues.get(q.index);
+    if (mq !== undefined && !mq.ready) this.observe('mmio.queue-not-ready', vm, q.dev, [ref], `chain taken from queue ${q.index} while its QueueReady is 0`);
+  }
+
+  /** What a used element shows of the device: its order, its length against what was written, its status. */
+  private checkCompletion(d: Device, c: Completed, overtook: Chain | undefined): void {
+    if (overtook && d.negotiated(F_IN_ORDER)) {
+      this.observe('vq.out-of-order', d.vm, d.id, [overtook.pop, c.fill], `chain ${c.elem} completed while ${overtook.elem}, taken before it at line ${overtook.pop.src?.line ?? '?'}, was still in flight (VIRTIO_F_IN_ORDER negotiated)`);
+    }
+    // §2.7.8.2: len is at most what the device wrote, starting at the first device-writable buffer
+    if (c.len > 0 && c.in_num === 0) {
+      this.observe('vq.len-past-written', d.vm, d.id, [c.pop, c.fill], `used length ${c.len} for chain ${c.elem}, which has no device-writable buffer`);
+    }
+    const type = d.typeFromShapesOnly() ? undefined : d.type()?.id;
+    if (type === DEVICE_ID.rng) {
+      const pushed = d.rng.lastPush;
+      d.rng.lastPush = undefined;
+      if (pushed !== undefined && c.len > pushed) this.observe('vq.len-past-written', d.vm, d.id, [c.fill], `used length ${c.len} for an entropy request answered with ${pushed} bytes`);
+    }
+    if (type !== DEVICE_ID.blk) return;
+    if (c.op === 'read' && c.nsectors !== undefined && c.len > c.nsectors * 512 + 1) {
+      this.observe('vq.len-past-written', d.vm, d.id, [...(c.submit ? [c.submit] : []), c.fill], `used length ${c.len} for a read of ${c.nsectors} sectors (at most ${c.nsectors * 512 + 1} bytes with the status byte)`);
+    }
+    // -5, -7, -7b: a request of a type the device offers is served, not answered UNSUPP
+    if (c.status === BLK_STATUS.UNSUPP) {
+      const op = c.op ?? inferBlkOp(c.out_num, c.in_num, c.len)?.op;
+      const bits = op !== undefined ? featuresOfOp(op) : undefined;
+      if (bits !== undefined && bits.every((b) => d.negotiated(b) === true)) {
+        const names = bits.map((b) => featureName(DEVICE_ID.blk, b)).join(' and ');
+        this.observe('blk.unsupp-offered', d.vm, d.id, [...(c.complete ? [c.complete] : []), c.fill], `${op}${c.op === undefined ? ' (type inferred from the chain)' : ''} answered VIRTIO_BLK_S_UNSUPP although the device offers it${names ? ` (${names} negotiated)` : ''}`);
+      }
+    }
+  }
+
+  /** VIRTIO §5.3.6.2.1: DEVICE_ADD names a new port, DEVICE_REMOVE one that DEVICE_ADD created. */
+  private checkConsolePort(d: Device, event: number, port: number, ref: Ref): void {
+    const ports = d.console.ports;
+    if (event === CONSOLE_EVENT.DEVICE_ADD) {
+      if (ports.has(port)) this.observe('console.add-existing-port', d.vm, d.id, [ref], `DEVICE_ADD for port ${port}, which the device had already added`);
+      ports.add(port);
+    } else if (event === CONSOLE_EVENT.DEVICE_REMOVE) {
+      if (!ports.has(port)) this.observe('console.remove-unknown-port', d.vm, d.id, [ref], `DEVICE_REMOVE for port ${port}, which no DEVICE_ADD created`);
+      ports.delete(port);
     }
   }
 
@@ -389,6 +483,7 @@ export class Platform {
   private mmioFor(d: Device): MmioState {
     return new MmioState({
       driverFeatureWord: (sel, value, ref) => d.status.driverFeatureWord(sel, value, ref),
+      packed: () => d.negotiated(F_RING_PACKED) === true,
       queueSize: (queue, size) => {
         const q = d.queues.get(queue);
         if (q) q.size = size;
@@ -399,13 +494,14 @@ export class Platform {
 
   private resetDevice(v: VmModel, d: Device, _ref: Ref): void {
     d.mmio?.reset();
+    d.console.ports.clear();
+    d.rng.lastPush = undefined;
     for (const q of d.queues.values()) {
       const { dropped, pending } = q.reset();
       for (const c of pending) this.emitSpan(v, c);
-      for (const p of dropped) {
-        v.settle(p);
-        this.judgeUncompleted(v, q, p, 'reset');
-      }
+      // a reset drops what is in flight (VIRTIO §2.4): none of it is a lost request
+      for (const p of dropped) v.settle(p);
+      d.droppedAtReset += dropped.length;
     }
   }
 
@@ -419,7 +515,7 @@ export class Platform {
     if (c.op !== undefined) {
       op = c.op;
       bytes = c.nsectors !== undefined ? c.nsectors * 512 : null;
-    } else if (d?.claims.some((x) => x.id === DEVICE_ID.blk)) {
+    } else if (d?.type()?.id === DEVICE_ID.blk && !d.typeFromShapesOnly()) {
       const guess = inferBlkOp(c.out_num, c.in_num, c.len);
       if (guess) {
         op = guess.op;
@@ -463,7 +559,9 @@ export class Platform {
     for (const v of this.vms.values()) {
       for (const q of v.queues.values()) {
         for (const c of q.drain()) this.emitSpan(v, c);
-        for (const p of q.inflight.values()) this.judgeUncompleted(v, q, p, 'end');
+        // still in flight, not lost: chains may complete in any order unless VIRTIO_F_IN_ORDER (§2.7.9)
+        const d = q.dev !== undefined ? v.devices.get(q.dev) : undefined;
+        if (d) d.inFlightAtEnd += q.inflight.size;
       }
     }
   }

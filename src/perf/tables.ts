@@ -38,6 +38,7 @@ export interface DeviceRow {
   type: string | null;
   type_how: string | null;
   type_why: string | null;
+  type_basis: string | null;
   transport: string | null;
   mmio_version: number | null;
   sessions: number;
@@ -119,6 +120,7 @@ export const DEVICES: TableDecl<DeviceRow> = {
     type: { type: 'VARCHAR', doc: 'device type (blk, net, console, rng, gpu, sound, ...)' },
     type_how: { type: 'VARCHAR', doc: "'seen' when the trace names it, 'inferred' otherwise" },
     type_why: { type: 'VARCHAR', doc: 'what the type rests on' },
+    type_basis: { type: 'VARCHAR', doc: "'event', 'model-name', 'device-id' or 'queue-shapes' (a guess no type-specific verdict rests on)" },
     transport: { type: 'VARCHAR', doc: "'mmio' or 'pci' when the trace shows it" },
     mmio_version: { type: 'INTEGER', doc: 'virtio-mmio version (1 legacy, 2), inferred from the registers used' },
     sessions: { type: 'INTEGER', doc: 'driver sessions (reset to reset)' },

@@ -3,7 +3,7 @@
  * negotiation, VIRTIO_F_VERSION_1. VIRTIO texts are short statements of the rule; the section
  * names where the spec says it; the target is whom the spec's sentence binds.
  */
-import { F_VERSION_1, hasBit, hexBits } from '../../model/features.ts';
+import { F_VERSION_1 } from '../../model/features.ts';
 import { failOnObservations, firstRef, judgeOfferedFeature } from '../judge.ts';
 import { defineRule } from '../rule.ts';
 
@@ -119,27 +119,6 @@ export const version1 = defineRule({
   },
 });
 
-export const acceptVersion1 = defineRule({
-  id: 'virtio.accept-version-1',
-  title: 'The driver accepts VIRTIO_F_VERSION_1 when the device offers it',
-  level: 'MUST',
-  target: 'driver',
-  area: AREA,
-  needs: ['features'],
-  source: { spec: 'VIRTIO 1.3', where: '§6.1', text: 'A driver MUST accept VIRTIO_F_VERSION_1 if it is offered.' },
-  scope: 'device',
-  evaluate(_ctx, d) {
-    // judged only where the trace shows the device's offered word and the driver's answer to it
-    const both = d!.status.sessions.filter((s) => s.offered !== undefined && hasBit(s.offered.bits, F_VERSION_1) && s.accepted() !== undefined);
-    if (both.length === 0) return { verdict: 'NOT-OBSERVED', message: "the trace does not show both the device's offered VERSION_1 and the driver's accepted features" };
-    const refused = both.find((s) => !hasBit(s.accepted()!.bits, F_VERSION_1));
-    if (refused) {
-      return { verdict: 'FAIL', message: `session ${refused.index + 1}: VERSION_1 offered but not accepted (${hexBits(refused.accepted()!.bits)})`, evidence: [refused.offered!.ref, ...refused.accepted()!.refFor(F_VERSION_1)] };
-    }
-    return { verdict: 'PASS', message: `${both.length} session(s) accepted the offered VERSION_1`, evidence: both.flatMap((s) => [s.offered!.ref, ...s.accepted()!.refFor(F_VERSION_1)]).slice(0, 4) };
-  },
-});
-
 export const liveAfterDriverOk = defineRule({
   id: 'virtio.live-after-driver-ok',
   title: 'The device uses its queues only after DRIVER_OK',
@@ -156,7 +135,8 @@ export const liveAfterDriverOk = defineRule({
   // legacy drivers may use a device before DRIVER_OK (VIRTIO §3.1.2): the rule is for VIRTIO 1.x devices
   appliesTo: (d) => !d.isLegacy(),
   evaluate(ctx, d) {
-    return failOnObservations(ctx, d!, ['vq.used-before-driver-ok'], () => {
+    // after a reset the device is not live again until DRIVER_OK: a use then breaks this statement too (and §2.4.1's)
+    return failOnObservations(ctx, d!, ['vq.used-before-driver-ok', 'vq.used-after-reset'], () => {
       const live = d!.status.sessions.filter((s) => s.driverOk);
       if (live.length === 0) return { verdict: 'NOT-OBSERVED', message: 'no session reached DRIVER_OK in the trace' };
       const used = [...d!.queues.values()].some((q) => q.pops > 0 || q.fills > 0);

@@ -55,11 +55,11 @@ export const mmioDriverRegisters = defineRule({
   appliesTo: (d) => d.transport !== 'pci',
   evaluate(ctx, d) {
     if (d!.mmio === undefined) return { verdict: 'NOT-OBSERVED', message: 'no virtio-mmio register access attributed to this device' };
-    return failOnObservations(ctx, d!, ['mmio.write-read-only'], () => ({
-      verdict: 'PASS',
-      message: `${d!.mmio!.accesses} register accesses, none a write to a read-only register`,
-      evidence: d!.mmio!.versionEvidence ? [d!.mmio!.versionEvidence] : [],
-    }));
+    return failOnObservations(ctx, d!, ['mmio.write-read-only'], () => {
+      const first = d!.mmio!.firstWrite;
+      if (!first) return { verdict: 'NOT-OBSERVED', message: 'the driver wrote no register of this device in the trace' };
+      return { verdict: 'PASS', message: `${d!.mmio!.accesses} register accesses, none a write to a read-only register`, evidence: [first] };
+    });
   },
 });
 

@@ -5,6 +5,7 @@
  * counted as ignored rather than unknown.
  */
 import type { Event } from '../../model/events.ts';
+import { DEVICE_ID } from '../../model/device-types.ts';
 import { GPU_CMD } from '../../model/devices/gpu-codes.ts';
 import { SND_R } from '../../model/devices/sound-codes.ts';
 import type { Args } from './format.ts';
@@ -26,6 +27,9 @@ const n = (v: unknown) => v as number;
 const hex = (v: unknown) => (typeof v === 'number' ? '0x' + v.toString(16) : String(v));
 
 const SND_CODES_WITH_STREAM_EVENT = new Set<number>([SND_R.PCM_SET_PARAMS, SND_R.PCM_RELEASE, SND_R.PCM_START, SND_R.PCM_STOP]);
+
+/** A line that names a device type but no device: the device is the one its context tells. */
+const names = (deviceId: number, model: string, context: 'chain' | 'setup'): Fields => ({ kind: 'device', device_id: deviceId, name: model, context }) as Fields;
 
 const gpu = (type: number, extra: (a: Args) => Partial<Extract<Event, { kind: 'gpu.cmd' }>> = () => ({})): Mapper =>
   (a) => ({ kind: 'gpu.cmd', phase: 'process', type, ...extra(a) });
@@ -88,8 +92,16 @@ export const QEMU_EVENTS: Record<string, QemuEventSpec> = {
 
   // ---- virtio-pci (the notification itself is logged by virtio_queue_notify / virtio_notify*)
   virtio_pci_notify: { decl: ['virtio_pci_notify(uint16_t vector) "virtio_pci_notify vec 0x%x"'], map: null },
-  virtio_pci_notify_write: { decl: ['virtio_pci_notify_write(uint64_t addr, uint64_t val, unsigned int size) "0x%" PRIx64" = 0x%" PRIx64 " (%d)"'], map: null },
-  virtio_pci_notify_write_pio: { decl: ['virtio_pci_notify_write_pio(uint64_t addr, uint64_t val, unsigned int size) "0x%" PRIx64" = 0x%" PRIx64 " (%d)"'], map: null },
+  // writes to the modern interface's notify capability (the legacy I/O BAR's notify is not logged);
+  // the virtio_queue_notify that follows names the device
+  virtio_pci_notify_write: {
+    decl: ['virtio_pci_notify_write(uint64_t addr, uint64_t val, unsigned int size) "0x%" PRIx64" = 0x%" PRIx64 " (%d)"'],
+    map: (a) => ({ kind: 'pci.notify', addr: n(a.addr), value: n(a.val) }),
+  },
+  virtio_pci_notify_write_pio: {
+    decl: ['virtio_pci_notify_write_pio(uint64_t addr, uint64_t val, unsigned int size) "0x%" PRIx64" = 0x%" PRIx64 " (%d)"'],
+    map: (a) => ({ kind: 'pci.notify', addr: n(a.addr), value: n(a.val) }),
+  },
   msix_write_config: {
     decl: ['msix_write_config(char *name, bool enabled, bool masked) "dev %s enabled %d masked %d"'],
     map: (a) => ({ kind: 'pci.msix', name: s(a.name), enabled: n(a.enabled) !== 0, masked: n(a.masked) !== 0 }),
@@ -158,7 +170,8 @@ export const QEMU_EVENTS: Record<string, QemuEventSpec> = {
   virtio_console_chr_event: { decl: ['virtio_console_chr_event(unsigned int port, int event) "port %u, event %d"'], map: null },
 
   // ---- virtio-gpu (hw/display/trace-events): commands as the device processes them; no vdev
-  virtio_gpu_features: { decl: ['virtio_gpu_features(bool virgl) "virgl %d"'], map: (a) => ({ kind: 'gpu.features', virgl: n(a.virgl) !== 0 }) },
+  // logged when features are set: at realize and while the driver negotiates them; virgl is the device's offer
+  virtio_gpu_features: { decl: ['virtio_gpu_features(bool virgl) "virgl %d"'], map: (a) => ({ ...names(DEVICE_ID.gpu, 'virtio-gpu', 'setup'), virgl: n(a.virgl) !== 0 }) as Fields },
   virtio_gpu_cmd_get_display_info: { decl: ['virtio_gpu_cmd_get_display_info(void) ""'], map: gpu(GPU_CMD.GET_DISPLAY_INFO) },
   virtio_gpu_cmd_get_edid: {
     decl: ['virtio_gpu_cmd_get_edid(uint32_t scanout) "scanout %d"'],
@@ -223,6 +236,38 @@ export const QEMU_EVENTS: Record<string, QemuEventSpec> = {
   },
   virtio_gpu_fence_ctrl: { decl: ['virtio_gpu_fence_ctrl(uint64_t fence, uint32_t type) "fence 0x%" PRIx64 ", type 0x%x"'], map: null },
   virtio_gpu_fence_resp: { decl: ['virtio_gpu_fence_resp(uint64_t fence) "fence 0x%" PRIx64'], map: null },
+
+  // ---- virtio-scsi (hw/scsi/trace-events): no vdev; a request is logged right after its chain is taken
+  virtio_scsi_cmd_req: {
+    decl: ['virtio_scsi_cmd_req(int lun, uint32_t tag, uint8_t cmd) "virtio_scsi_cmd_req lun=%u tag=0x%x cmd=0x%x"'],
+    map: () => names(DEVICE_ID.scsi, 'virtio-scsi', 'chain'),
+  },
+  virtio_scsi_tmf_req: {
+    decl: ['virtio_scsi_tmf_req(int lun, uint32_t tag, int subtype) "virtio_scsi_tmf_req lun=%u tag=0x%x subtype=%d"'],
+    map: () => names(DEVICE_ID.scsi, 'virtio-scsi', 'chain'),
+  },
+  virtio_scsi_an_req: {
+    decl: ['virtio_scsi_an_req(int lun, uint32_t event_requested) "virtio_scsi_an_req lun=%u event_requested=0x%x"'],
+    map: () => names(DEVICE_ID.scsi, 'virtio-scsi', 'chain'),
+  },
+  // responses may come long after the chain was taken (the backend completes them)
+  virtio_scsi_cmd_resp: { decl: ['virtio_scsi_cmd_resp(int lun, uint32_t tag, int response, uint8_t status) "virtio_scsi_cmd_resp lun=%u tag=0x%x response=%d status=0x%x"'], map: null },
+  virtio_scsi_tmf_resp: { decl: ['virtio_scsi_tmf_resp(int lun, uint32_t tag, int response) "virtio_scsi_tmf_resp lun=%u tag=0x%x response=%d"'], map: null },
+  virtio_scsi_an_resp: { decl: ['virtio_scsi_an_resp(int lun, int response) "virtio_scsi_an_resp lun=%u response=%d"'], map: null },
+  virtio_scsi_event: { decl: ['virtio_scsi_event(int lun, int event, int reason) "virtio_scsi_event lun=%u event=%d reason=%d"'], map: null },
+
+  // ---- virtio-balloon (hw/virtio/trace-events): no vdev; inflate/deflate pages are logged while a chain is handled
+  virtio_balloon_handle_output: {
+    decl: ['virtio_balloon_handle_output(const char *name, uint64_t gpa) "section name: %s gpa: 0x%" PRIx64'],
+    map: () => names(DEVICE_ID.balloon, 'virtio-balloon', 'chain'),
+  },
+  virtio_balloon_bad_addr: { decl: ['virtio_balloon_bad_addr(uint64_t gpa) "0x%" PRIx64'], map: () => names(DEVICE_ID.balloon, 'virtio-balloon', 'chain') },
+  virtio_balloon_get_config: { decl: ['virtio_balloon_get_config(uint32_t num_pages, uint32_t actual) "num_pages: %d actual: %d"'], map: null },
+  virtio_balloon_set_config: { decl: ['virtio_balloon_set_config(uint32_t actual, uint32_t oldactual) "actual: %d oldactual: %d"'], map: null },
+  virtio_balloon_to_target: { decl: ['virtio_balloon_to_target(uint64_t target, uint32_t num_pages) "balloon target: 0x%" PRIx64 " num_pages: %d"'], map: null },
+
+  // ---- virtio-input (hw/input/trace-events): names no device and follows no chain
+  virtio_input_queue_full: { decl: ['virtio_input_queue_full(void) "queue full"'], map: null },
 
   // ---- virtio-sound (QEMU >= 8.2, hw/audio/trace-events)
   virtio_snd_realize: { decl: ['virtio_snd_realize(void *snd) "snd %p: realize"'], map: null, provesType: { arg: 'snd', deviceId: 25, model: 'virtio-sound' } },

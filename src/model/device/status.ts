@@ -49,11 +49,20 @@ export class Session {
   /** ACKNOWLEDGE and DRIVER set by one write (as SeaBIOS does) */
   combinedAckDriver?: Ref;
 
+  /** the hypervisor's own reset (QEMU's machine reset) that opened the session, if that is what did */
+  hostReset?: Ref;
+
   constructor(
     readonly index: number,
-    /** the reset that opened the session; undefined for a session the trace joined midway */
-    readonly reset: Ref | undefined,
+    /** the driver's reset that began the session (its last one before its first status bit);
+     *  undefined when the trace shows none (joined midway, or only the hypervisor reset the device) */
+    public reset: Ref | undefined,
   ) {}
+
+  /** The session began from a known reset state (the driver's reset or the hypervisor's). */
+  get opened(): boolean {
+    return this.reset !== undefined || this.hostReset !== undefined;
+  }
 
   get value(): number {
     return this.writes.at(-1)?.value ?? 0;
@@ -132,14 +141,34 @@ export class StatusTracker {
     return this.sessions.at(-1);
   }
 
-  /** Applies a status write. `modern`: whether this device is driven as a VIRTIO 1.x device. */
+  /** status writes the hypervisor made itself (QEMU at VM run and stop: the value the device already had) */
+  hostWrites = 0;
+
+  /**
+   * The hypervisor set the status itself: a machine reset (0) puts the device in its reset state
+   * and opens a session without a driver reset; any other value repeats what the device has.
+   */
+  host(value: number, ref: Ref): void {
+    if (value !== 0) {
+      this.hostWrites++;
+      return;
+    }
+    const s = this.current;
+    if (s === undefined || s.writes.length > 0) {
+      this.resets++;
+      this.open(undefined);
+    }
+    this.current!.hostReset ??= ref;
+  }
+
+  /** Applies a status write by the driver. `modern`: whether this device is driven as a VIRTIO 1.x device. */
   write(value: number, ref: Ref, modern: () => boolean): void {
     let s = this.current;
     if (value === 0) {
       if (s === undefined || s.writes.length > 0) {
         this.resets++;
         this.open(ref);
-      }
+      } else s.reset = ref;
       return;
     }
     if (s === undefined) {
@@ -153,7 +182,7 @@ export class StatusTracker {
       s.clearedBits.push({ ref, detail: `status 0x${prev.toString(16)} -> 0x${value.toString(16)} clears ${statusName(cleared)}` });
     }
     const added = value & ~prev;
-    if (s.reset === undefined && prev === 0) return; // joined midway: earlier writes unseen
+    if (!s.opened && prev === 0) return; // joined midway: earlier writes unseen
     for (const bit of [STATUS.DRIVER, STATUS.FEATURES_OK, STATUS.DRIVER_OK]) {
       if ((added & bit) === 0) continue;
       const need = prerequisites(bit, modern());

@@ -65,6 +65,8 @@ export interface MmioQueue {
 export interface MmioHost {
   driverFeatureWord(sel: number, value: number, ref: Ref): void;
   queueSize(queue: number, size: number): void;
+  /** VIRTIO_F_RING_PACKED negotiated: a packed ring's size need not be a power of 2 (§2.8) */
+  packed(): boolean;
   problem(code: 'mmio.queue-size-too-big' | 'mmio.queue-size-not-pow2' | 'mmio.write-read-only', ref: Ref, detail: string): void;
 }
 
@@ -75,6 +77,8 @@ export class MmioState {
   /** true when the version is the Version register's value as read, not inferred from the registers the driver uses */
   versionRead = false;
   accesses = 0;
+  /** the driver's first register write: evidence for a verdict on its writes */
+  firstWrite?: Ref;
   private queueSel = 0;
   private driverFeaturesSel = 0;
   readonly queues = new Map<number, MmioQueue>();
@@ -99,6 +103,7 @@ export class MmioState {
 
   write(offset: number, value: number, ref: Ref): void {
     this.accesses++;
+    this.firstWrite ??= ref;
     if (this.version === undefined) {
       if (LEGACY_ONLY.has(offset)) {
         this.version = 1;
@@ -129,7 +134,7 @@ export class MmioState {
         if (q.numMax !== undefined && value > q.numMax) {
           this.host.problem('mmio.queue-size-too-big', ref, `QueueNum ${value} for queue ${this.queueSel} exceeds QueueNumMax ${q.numMax}`);
         }
-        if (this.version === 2 && (value & (value - 1)) !== 0) {
+        if (this.version === 2 && (value & (value - 1)) !== 0 && !this.host.packed()) {
           this.host.problem('mmio.queue-size-not-pow2', ref, `QueueNum ${value} for queue ${this.queueSel} is not a power of 2`);
         }
         this.host.queueSize(this.queueSel, value);

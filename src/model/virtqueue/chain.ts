@@ -15,8 +15,6 @@ export interface Chain {
   in_num: number;
   out_num: number;
   pop: Ref;
-  /** pops on this queue before this one: lets the end-of-trace check tell a lost chain from a slow one */
-  ordinal: number;
   /** virtio-blk: what the device logged of the request (QEMU 7.2 logs only reads and writes) */
   op?: BlkOp;
   sector?: number;

@@ -8,7 +8,8 @@ import type { Ref } from '../observations.ts';
 import type { Chain, Completed } from './chain.ts';
 
 export type FillResult =
-  | { ok: true; req: Completed }
+  /** overtook: the oldest chain still in flight, when this one was taken after it (completed out of order) */
+  | { ok: true; req: Completed; overtook?: Chain }
   | { ok: false; code: 'vq.completed-twice'; first: Ref }
   | { ok: false; code: 'vq.completion-without-request' };
 
@@ -38,8 +39,6 @@ export class QueueState {
   firstEmptyFill?: Ref;
   /** the first completion: evidence a verdict on the queue can cite */
   firstFill?: Ref;
-  /** ordinal of the latest pop whose chain was completed */
-  lastCompletedOrdinal = -1;
 
   /** `vm` is '' for a trace that names no VM, as in the events */
   constructor(
@@ -49,7 +48,10 @@ export class QueueState {
 
   /** A chain taken; one still in flight under the same element is replaced (its completion is missing). */
   pop(elem: string, ref: Ref, in_num: number, out_num: number): Chain {
-    const c: Chain = { vq: this, elem, pop: ref, in_num, out_num, ordinal: this.pops++ };
+    this.pops++;
+    const c: Chain = { vq: this, elem, pop: ref, in_num, out_num };
+    // in flight in the order taken: the first entry is the oldest
+    this.inflight.delete(elem);
     this.inflight.set(elem, c);
     this.lastFill.delete(elem);
     if (this.inflight.size > this.maxInflight) this.maxInflight = this.inflight.size;
@@ -62,6 +64,7 @@ export class QueueState {
       const first = this.lastFill.get(elem);
       return first ? { ok: false, code: 'vq.completed-twice', first } : { ok: false, code: 'vq.completion-without-request' };
     }
+    const oldest = this.inflight.values().next().value!;
     this.inflight.delete(elem);
     this.lastFill.set(elem, ref);
     if (this.lastFill.size > REMEMBERED_FILLS) this.lastFill.delete(this.lastFill.keys().next().value!);
@@ -71,12 +74,11 @@ export class QueueState {
       this.emptyFills++;
       this.firstEmptyFill ??= ref;
     }
-    if (c.ordinal > this.lastCompletedOrdinal) this.lastCompletedOrdinal = c.ordinal;
     c.fill = ref;
     c.len = len;
     const req = c as Completed;
     this.unflushed.push(req);
-    return { ok: true, req };
+    return oldest === c ? { ok: true, req } : { ok: true, req, overtook: oldest };
   }
 
   /** Publishes `count` used elements. Returns the requests that were waiting for a notification
