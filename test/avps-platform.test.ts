@@ -182,3 +182,17 @@ describe('the platform manifest', () => {
     }
   });
 });
+
+describe('avpscope rules with the inputs of a run', () => {
+  it('lists all 51 AVPS ids with their evidence, and which inputs given can decide each', async () => {
+    const { givenInputs, rulesJson } = await import('../src/cli/rules.ts');
+    const j = JSON.parse(rulesJson(await givenInputs(ARM, MANIFEST))) as { rules: { id: string; evidence?: string[]; decided_by?: string[]; given?: string[] }[] };
+    const avps = j.rules.filter((r) => r.id.startsWith('AVPS-'));
+    expect(avps.map((r) => r.id).sort()).toEqual([...AVPS_IDS].sort());
+    const by = new Map(avps.map((r) => [r.id, r]));
+    expect(by.get('AVPS-v2.0-42')).toMatchObject({ evidence: ['b', 'c'], given: ['dtb', 'boot-log'] });
+    expect(by.get('AVPS-v2.0-9')).toMatchObject({ given: ['manifest'] });
+    // nothing the arm64 capture carries shows a GPU's queues
+    expect(by.get('AVPS-v2.0-18')!.given).toEqual(['qemu-log']);
+  });
+});

@@ -4,6 +4,7 @@
  * architecture where a requirement depends on it.
  */
 import type { Declaration } from '../ingest/manifest.ts';
+import { EVENT_KINDS } from '../model/events.ts';
 import type { VmEvidence } from '../model/evidence.ts';
 import type { Ref } from '../model/observations.ts';
 import { defineRule, type Level, type Outcome, type Rule, type RuleContext } from './rule.ts';
@@ -49,6 +50,8 @@ export function avpsRule(s: AvpsRuleSpec): Rule {
     target: 'platform',
     area: s.area,
     source: { spec: 'AVPS 2.0', where: `line ${s.line}`, text: s.text },
+    // the event kinds its facts name
+    needs: EVENT_KINDS.filter((k) => s.sources.needs.some((n) => new RegExp(`(^|[ (/])${k.replace('.', '\\.')}\\b`).test(n))),
     ...(s.note !== undefined ? { note: s.note } : {}),
     scope: 'vm',
     evaluate: (ctx) => s.evaluate(ctx),
