@@ -162,7 +162,7 @@ function deviceTree(fault?: string): Event[] {
   return r.events;
 }
 
-/** A block device and a network device on virtio-mmio, offering what AVPS requires of them. */
+/** A block, a network and a console device on virtio-mmio, offering what AVPS requires of them. */
 function blkNet(fault?: string): Event[] {
   const r = new Run('blk-net');
   const blkBits = [9, 11, 13, 14].filter((b) => !(fault === 'offer-no-flush' && b === 9) && !(fault === 'offer-no-discard' && b === 13) && !(fault === 'offer-no-wce' && b === 11) && !(fault === 'offer-no-write-zeroes' && b === 14));
@@ -172,10 +172,77 @@ function blkNet(fault?: string): Event[] {
   const netBits = [3, 5, 17, 23].filter((b) => !(fault === 'offer-no-mtu' && b === 3) && !(fault === 'offer-no-mac' && b === 5) && !(fault === 'offer-no-ctrl-mac' && b === 23));
   r.initDevice('net0', 1, netBits.reduce((a, b) => a | (1n << BigInt(b)), VERSION_1));
   r.request('net0', 1, 'n0', { in: 0, out: 1, len: 0 });
+  if (fault === 'net-double-completion') r.emit({ kind: 'vq.fill', dev: 'net0', queue: 1, elem: 'n0', len: 0, idx: 1 });
+  r.initDevice('con0', 3, VERSION_1);
+  r.request('con0', 1, 'k0', { in: 0, out: 1, len: 0 }).emit({ kind: 'console.data', dev: 'con0', dir: 'to_host', port: 0, bytes: 12 });
+  if (fault === 'console-double-completion') r.emit({ kind: 'vq.fill', dev: 'con0', queue: 1, elem: 'k0', len: 0, idx: 1 });
+  return r.events;
+}
+
+/**
+ * A block and an entropy device on virtio-mmio, driven by the book (VIRTIO §3.1.1, §2.7): the
+ * faults break one step each, on the device's side or the driver's.
+ */
+function virtioMmio(fault?: string): Event[] {
+  const r = new Run('virtio-mmio');
+  const blk = 'blk0';
+  const features = '0x' + (VERSION_1 | (1n << 9n) | (1n << 11n) | (1n << 13n) | (1n << 14n)).toString(16);
+  const legacy = fault === 'legacy-device';
+  r.emit({ kind: 'device', dev: blk, device_id: 2, transport: 'mmio' });
+  r.emit({ kind: 'mmio.read', dev: blk, offset: 0x4, value: fault === 'mmio-version-1' ? 1 : 2 });
+  if (fault === 'write-read-only') r.emit({ kind: 'mmio.write', dev: blk, offset: 0x8, value: 2 });
+  r.emit({ kind: 'status', dev: blk, value: 0 }, { kind: 'status', dev: blk, value: 1 });
+  if (fault !== 'skip-driver-bit') r.emit({ kind: 'status', dev: blk, value: 3 });
+  r.emit({ kind: 'features', dev: blk, side: 'device', value: legacy ? '0x6e54' : features });
+  r.emit({ kind: 'features', dev: blk, side: 'driver', value: legacy ? '0x6e54' : features });
+  const ok = fault === 'skip-driver-bit' ? 9 : 11;
+  r.emit({ kind: 'status', dev: blk, value: ok });
+  if (fault === 'late-features') r.emit({ kind: 'features', dev: blk, side: 'driver', value: features });
+  r.emit({ kind: 'vq.size_max', dev: blk, queue: 0, max: 256 });
+  r.emit({ kind: 'mmio.write', dev: blk, offset: 0x30, value: 0 });
+  r.emit({ kind: 'mmio.write', dev: blk, offset: 0x38, value: fault === 'queue-num-too-big' ? 512 : 128 });
+  if (fault === 'notify-before-driver-ok') r.emit({ kind: 'notify.avail', dev: blk, queue: 0 });
+  if (fault === 'pop-before-driver-ok') {
+    r.emit({ kind: 'vq.pop', dev: blk, queue: 0, elem: 'e', in_num: 1, out_num: 1 }, { kind: 'vq.fill', dev: blk, queue: 0, elem: 'e', len: 1, idx: 0 }, { kind: 'vq.flush', dev: blk, queue: 0, count: 1 });
+  }
+  r.emit({ kind: 'status', dev: blk, value: ok | 4 });
+  for (let i = 0; i < 4; i++) {
+    const elem = `w${i}`;
+    r.emit({ kind: 'notify.avail', dev: blk, queue: 0 });
+    r.emit({ kind: 'vq.pop', dev: blk, queue: 0, elem, in_num: fault === 'chain-layout' && i === 1 ? 0 : 1, out_num: 2 });
+    r.emit({ kind: 'blk.submit', dev: blk, req: elem, op: 'write', sector: i * 8, nsectors: 8 }, { kind: 'blk.backend', dev: blk, req: elem, ret: 0 });
+    r.emit({ kind: 'blk.complete', dev: blk, req: elem, status: fault === 'bad-blk-status' && i === 2 ? 7 : 0 });
+    r.emit({ kind: 'vq.fill', dev: blk, queue: 0, elem, len: 1, idx: i });
+    if (fault === 'double-completion' && i === 2) r.emit({ kind: 'vq.fill', dev: blk, queue: 0, elem, len: 1, idx: i });
+    if (fault === 'completion-without-request' && i === 2) r.emit({ kind: 'vq.fill', dev: blk, queue: 0, elem: 'never-taken', len: 1, idx: i });
+    r.emit({ kind: 'vq.flush', dev: blk, queue: 0, count: fault === 'used-more' && i === 3 ? 2 : 1 }, { kind: 'notify.used', dev: blk, queue: 0, via: 'irq' });
+  }
+  r.initDevice('rng0', 4, VERSION_1);
+  r.request('rng0', 0, 'r0', { in: 1, out: 0, len: fault === 'empty-rng' ? 0 : 16 });
+  if (fault !== 'empty-rng') r.emit({ kind: 'rng.push', dev: 'rng0', bytes: 16 });
   return r.events;
 }
 
 export const SCENARIOS: readonly Scenario[] = [
+  {
+    name: 'virtio-mmio', description: 'a block and an entropy device on virtio-mmio, initialised and used by the book', build: virtioMmio,
+    faults: {
+      'skip-driver-bit': { what: 'the driver sets FEATURES_OK without DRIVER', rule: 'virtio.init-order' },
+      'late-features': { what: 'the driver writes features after FEATURES_OK', rule: 'virtio.features-before-features-ok' },
+      'legacy-device': { what: 'the device does not offer VIRTIO_F_VERSION_1', rule: 'virtio.version-1' },
+      'pop-before-driver-ok': { what: 'the device takes and completes a chain before DRIVER_OK', rule: 'virtio.live-after-driver-ok' },
+      'notify-before-driver-ok': { what: 'the driver kicks a queue before DRIVER_OK', rule: 'virtio.notify-after-driver-ok' },
+      'mmio-version-1': { what: 'the Version register reads 1 (legacy)', rule: 'virtio-mmio.version-2' },
+      'write-read-only': { what: 'the driver writes the read-only DeviceID register', rule: 'virtio-mmio.driver-registers' },
+      'queue-num-too-big': { what: 'QueueNum 512 over QueueNumMax 256', rule: 'virtio-mmio.queue-num' },
+      'double-completion': { what: 'a chain completed twice', rule: 'virtio.vq.completed-once' },
+      'completion-without-request': { what: 'a completion of a chain never taken', rule: 'virtio.vq.no-completion-without-request' },
+      'used-more': { what: 'two used elements published for one completion', rule: 'virtio.vq.used-not-more-than-taken' },
+      'chain-layout': { what: 'a block request without a writable status byte', rule: 'virtio.vq.chain-layout' },
+      'bad-blk-status': { what: 'a request answered with status byte 7', rule: 'virtio-blk.status' },
+      'empty-rng': { what: 'the entropy device answers with no bytes', rule: 'virtio-rng.answers' },
+    },
+  },
   {
     name: 'gpu-2d', description: 'virtio-gpu: EDID, display info and the 2D flow on the control queue, a cursor move on the cursor queue, both views', build: gpu,
     faults: {
@@ -216,7 +283,7 @@ export const SCENARIOS: readonly Scenario[] = [
     },
   },
   {
-    name: 'blk-net', description: 'a block and a network device on virtio-mmio offering the features AVPS requires', build: blkNet,
+    name: 'blk-net', description: 'a block, a network and a console device on virtio-mmio, offering the features AVPS requires', build: blkNet,
     faults: {
       'offer-no-flush': { what: 'the block device does not offer VIRTIO_BLK_F_FLUSH', rule: 'AVPS-v2.0-5' },
       'offer-no-wce': { what: 'the block device does not offer VIRTIO_BLK_F_CONFIG_WCE', rule: 'AVPS-v2.0-6' },
@@ -225,6 +292,8 @@ export const SCENARIOS: readonly Scenario[] = [
       'offer-no-mtu': { what: 'the network device does not offer VIRTIO_NET_F_MTU', rule: 'AVPS-v2.0-11' },
       'offer-no-mac': { what: 'the network device does not offer VIRTIO_NET_F_MAC', rule: 'AVPS-v2.0-12' },
       'offer-no-ctrl-mac': { what: 'the network device does not offer VIRTIO_NET_F_CTRL_MAC_ADDR', rule: 'AVPS-v2.0-13' },
+      'net-double-completion': { what: 'the network device completes a transmit chain twice', rule: 'AVPS-v2.0-8' },
+      'console-double-completion': { what: 'the console completes a transmit chain twice', rule: 'AVPS-v2.0-46' },
     },
   },
 ];
