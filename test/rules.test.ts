@@ -8,7 +8,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Report } from '../src/api/report.ts';
 import { CATALOGUE } from '../src/checks/catalogue.ts';
-import { PASS_WITHOUT_EVIDENCE } from '../src/checks/runner.ts';
+import { defineRule } from '../src/checks/rule.ts';
+import { PASS_WITHOUT_EVIDENCE, runChecks } from '../src/checks/runner.ts';
+import { ingest } from '../src/api/ingest.ts';
 import { MICROVM_LEGACY, MICROVM_MODERN, Q35_PCI, lineOf, lines, real, reportOf, tempDir, vdevOf, writeTrace } from './helpers.ts';
 
 const SOUND_NONE = real('qemu-10.0-sound/none-duplex.trace.gz');
@@ -66,6 +68,22 @@ describe('every rule: PASS, FAIL and NOT-OBSERVED on real traces', async () => {
         if (f.verdict === 'PASS') expect(f.evidence.length, `${f.rule} ${f.dev}`).toBeGreaterThan(0);
         expect(f.message, `${f.rule} ${f.dev}`).not.toContain(PASS_WITHOUT_EVIDENCE);
       }
+    }
+  });
+
+  it('the runner turns a PASS without evidence (a rule\'s bug) into NOT-OBSERVED', async () => {
+    const careless = defineRule({
+      id: 'test.careless', title: 'passes without showing why', level: 'MUST', target: 'device', area: 'test',
+      source: { spec: 'VIRTIO 1.3', where: '§0', text: 'nothing' }, scope: 'device',
+      evaluate: () => ({ verdict: 'PASS', message: 'fine' }),
+    });
+    const run = await ingest({ files: [MICROVM_MODERN], db: ':memory:' });
+    try {
+      const fs = runChecks(run.run.platform, { rules: [careless] });
+      expect(fs.length).toBe(4);
+      for (const f of fs) expect(f).toMatchObject({ verdict: 'NOT-OBSERVED', message: `fine (${PASS_WITHOUT_EVIDENCE})` });
+    } finally {
+      run.store.close();
     }
   });
 

@@ -3,7 +3,9 @@
  * from traces or was written yesterday. Text for people, JSON for machines.
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
+import { CATALOGUE } from '../checks/catalogue.ts';
 import type { Target, Verdict } from '../checks/rule.ts';
+import { deviceTypeName } from '../model/device-types.ts';
 import { TARGETS } from '../checks/rule.ts';
 import { InputError } from '../ingest/errors.ts';
 import { queryRows } from '../perf/store.ts';
@@ -172,6 +174,24 @@ function deviceLine(r: Report, vm: string, dev: string): string {
   return `device ${dev}: ${type}${transport}${inferred}`;
 }
 
+/** Device types some rule judges; the others are listed with what is known, and only the general rules apply. */
+const JUDGED_TYPES = new Set(CATALOGUE.flatMap((x) => x.deviceTypes ?? []).map(deviceTypeName));
+
+function deviceList(r: Report, vm: string): string[] {
+  const ds = r.devices.filter((d) => d.vm === vm);
+  if (ds.length === 0) return [];
+  return [
+    '',
+    '  Devices',
+    ...ds.map((d) => {
+      const what = d.type ? `virtio-${d.type} (${d.type_how}: ${d.type_why})` : 'type unknown (no line names it, and its queues do not show it)';
+      const modelled = d.type && !JUDGED_TYPES.has(d.type) ? '; no rule of its device chapter yet: only the general, transport and virtqueue rules judge it' : '';
+      const transport = d.transport ? `, ${d.transport}${d.mmio_version ? ` v${d.mmio_version}` : ''}` : '';
+      return `    ${d.dev}: ${what}${transport}, ${d.sessions} driver session(s), ${d.events} events${modelled}`;
+    }),
+  ];
+}
+
 export function reportText(r: Report, opts: TextOptions = {}): string {
   const out: string[] = [];
   const paint = (v: string) => {
@@ -185,7 +205,7 @@ export function reportText(r: Report, opts: TextOptions = {}): string {
   }
   const vms = [...new Set(r.findings.map((f) => f.vm))];
   for (const vm of vms) {
-    out.push('', `VM ${vm}`);
+    out.push('', `VM ${vm}`, ...deviceList(r, vm));
     for (const target of TARGETS) {
       const inSection = r.findings.filter((x) => x.vm === vm && x.target === target);
       if (inSection.length === 0) continue;
