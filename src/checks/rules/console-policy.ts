@@ -50,7 +50,7 @@ export const avps48 = avpsRule({
   area: AREA,
   sources: {
     classes: ['a', 'b', 'c', 'e'],
-    needs: ['a console in the trace under --profile production', 'manifest consoles.production_disabled, consoles.guest_cannot_enable'],
+    needs: ['a console in the trace under --profile production: console.data, boot.log console lines, device (guest list)', 'manifest consoles.production_disabled, consoles.guest_cannot_enable'],
     inputs: ['qemu-log', 'boot-log', 'guest-virtio-devices', 'manifest'],
   },
   evaluate(ctx): Outcome {
