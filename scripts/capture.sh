@@ -18,9 +18,12 @@ QEMU 7.2 (Debian 12), Debian 6.1 kernel + busybox initramfs, TCG:
   gpu-multi          3 q35 VMs (cluster, ivi, rear), virtio-gpu-pci only, started together, framebuffer writes at
                      3:2:1 rates; OUTDIR/NAME.trace.gz per VM + OUTDIR/gpu-multi.info.txt
   q35-gpu-noedid     q35-gpu with virtio-gpu-pci,edid=off (the device offers no VIRTIO_GPU_F_EDID)
+  microvm-gpu, microvm-gpu-noedid  the q35-gpu workload on microvm (virtio-mmio v2: feature words logged) with
+                     virtio-gpu-device, EDID on (QEMU's default) or off
 Device variants (QEMU 7.2, microvm, virtio-mmio v2, one device set and workload each; guest evidence below):
   microvm-discard    blk (discard=unmap): blkdiscard, BLKZEROOUT (WRITE_ZEROES), fstrim on an ext2 filesystem
-  microvm-mq         2 vCPUs, blk with num-queues=2: one dd per CPU, writes, reads, buffered writes + sync
+  microvm-mq         2 vCPUs, blk with num-queues=2 throttled to 200 IOPS: four dd per CPU write, then read;
+                     one per CPU writes buffered + fsync
   microvm-scsi       a scsi-hd disk on virtio-scsi-device: writes, fsync, reads, a discard
   microvm-balloon-input  virtio-balloon, virtio-keyboard, virtio-tablet; the host inflates and deflates the
                      balloon and sends keys and a click through QEMU's monitor (V.info.txt: when)
@@ -34,10 +37,10 @@ QEMU 10.0 (Debian 13 chroot, debootstrapped once into $VSND_ROOT; slow the first
   chmaps-probe-fail  ...,chmaps=2: the guest driver's probe fails (-EOPNOTSUPP)
 Groups: x86 = microvm-legacy microvm-modern q35-pci; all-7.2 = x86 + q35-gpu + arm64-virt; sound = the three above;
   scenarios = traces/qemu-7.2-scenarios: microvm-discard+ftrace microvm-mq+ftrace microvm-scsi+ftrace
-  microvm-balloon-input microvm-netctrl+ftrace microvm-killed q35-gpu-noedid.
+  microvm-balloon-input microvm-netctrl+ftrace microvm-killed q35-gpu-noedid microvm-gpu microvm-gpu-noedid.
 
-Every variant writes OUTDIR/V.trace.gz, V.console.txt, V.info.txt; q35-gpu-noedid and the device variants also the
-guest's own view, dumped through a second UART: V.guest.{interrupts,dmesg,lsmod,virtio_devices}.txt.
+Every variant writes OUTDIR/V.trace.gz, V.console.txt, V.info.txt; q35-gpu-noedid, microvm-gpu* and the device
+variants also the guest's own view, dumped through a second UART: V.guest.{interrupts,dmesg,lsmod,virtio_devices}.txt.
 Environment:
   CAPTURE_CACHE     downloaded kernels/busybox, kept between runs (default /var/tmp/avpscope-capture-cache)
   CAPTURE_ATTEMPTS  runs per variant before giving up (default 3; a retry is a safety net only)
@@ -66,14 +69,14 @@ for a in "$@"; do
     all-7.2) set -- microvm-legacy microvm-modern q35-pci q35-gpu arm64-virt ;;
     sound) set -- wav-playback none-duplex chmaps-probe-fail ;;
     scenarios) set -- microvm-discard+ftrace microvm-mq+ftrace microvm-scsi+ftrace microvm-balloon-input \
-                 microvm-netctrl+ftrace microvm-killed q35-gpu-noedid ;;
+                 microvm-netctrl+ftrace microvm-killed q35-gpu-noedid microvm-gpu microvm-gpu-noedid ;;
     *) set -- "$a" ;;
   esac
   for v in "$@"; do
     ft=0; base=$v
     case $v in *+ftrace) ft=1; base=${v%+ftrace} ;; esac
     case $base in
-      microvm-legacy|microvm-modern|q35-pci|q35-gpu|gpu-multi|q35-gpu-noedid) ;;
+      microvm-legacy|microvm-modern|q35-pci|q35-gpu|gpu-multi|q35-gpu-noedid|microvm-gpu|microvm-gpu-noedid) ;;
       microvm-discard|microvm-mq|microvm-scsi|microvm-balloon-input|microvm-netctrl) ;;
       arm64-virt|microvm-killed|wav-playback|none-duplex|chmaps-probe-fail) [ $ft = 0 ] || { echo "capture: $base has no +ftrace form" >&2; exit 2; } ;;
       *) echo "capture: unknown variant '$v' (see --help)" >&2; exit 2 ;;

@@ -115,7 +115,10 @@ afterAll(() => {
   for (const s of stores.values()) s.store.close();
 });
 
-const VARIANTS = ['microvm-discard', 'microvm-mq', 'microvm-scsi', 'microvm-balloon-input', 'microvm-netctrl', 'microvm-killed', 'q35-gpu-noedid'];
+const VARIANTS = [
+  'microvm-discard', 'microvm-mq', 'microvm-scsi', 'microvm-balloon-input', 'microvm-netctrl', 'microvm-killed',
+  'q35-gpu-noedid', 'microvm-gpu', 'microvm-gpu-noedid',
+];
 const MMIO = VARIANTS.filter((v) => v.startsWith('microvm-'));
 
 describe('every scenario capture', () => {
@@ -196,8 +199,9 @@ describe('microvm-mq: two vCPUs, two request queues, requests overlapping', () =
     expect(new Set([...qs.values()].map((q) => q.vdev)).size).toBe(1);
     const perQueue = maxInFlight(cs, (c) => String(qs.get(c.vq)!.queue));
     expect([...perQueue.keys()].sort()).toEqual(['0', '1']);
-    expect(perQueue.get('0')).toBeGreaterThanOrEqual(2);
-    expect(perQueue.get('1')).toBeGreaterThanOrEqual(2);
+    expect(perQueue.get('0')).toBe(4); // four writers (and readers) per CPU
+    expect(perQueue.get('1')).toBe(4);
+    expect(maxInFlight(cs, () => 'device').get('device')).toBe(8);
     const guestQueues = new Set(lines(file(`${v}.guest-ftrace.txt.gz`)).flatMap((l) => /vq_add_sgs: .* name="(req\.\d)"/.exec(l)?.[1] ?? []));
     expect([...guestQueues].sort()).toEqual(['req.0', 'req.1']);
     expect(readFileSync(file(`${v}.guest.interrupts.txt`), 'utf8')).toMatch(/^\s+CPU0\s+CPU1\s*$/m);
@@ -341,5 +345,27 @@ describe('q35-gpu-noedid: virtio-gpu without EDID', () => {
     const by = new Map(got.map((r) => [r.type as number, r.n as number]));
     expect(by.get(GET_DISPLAY_INFO)).toBe(1);
     expect(by.has(GET_EDID)).toBe(false);
+  });
+});
+
+describe('microvm-gpu and microvm-gpu-noedid: the EDID feature in the driver\'s feature word', () => {
+  const EDID = 1n; // VIRTIO_GPU_F_EDID
+  const GET_EDID = 0x010a;
+
+  it.each([
+    ['microvm-gpu', 1, 1n],
+    ['microvm-gpu-noedid', 0, 0n],
+  ] as const)('%s: %i GET_EDID, EDID bit %s in what the guest negotiated and in what the log shows accepted', async (v, edids, bit) => {
+    const ls = lines(trace(v));
+    expect(ls.filter((l) => body(l).startsWith('virtio_gpu_cmd_get_edid '))).toHaveLength(edids);
+    const gpu = guestDevices(v).find((d) => d.device === 16)!;
+    expect(gpu.driver).toBe('virtio_gpu');
+    expect((gpu.features >> EDID) & 1n).toBe(bit);
+    // the device that handles GPU commands is the one whose accepted features carry (or lack) the bit
+    const [dev] = await rows([trace(v)], `SELECT d.features_accepted AS f, (SELECT count(*) FROM events e WHERE e.dev = d.dev AND e.kind = 'gpu.cmd' AND json_extract(e.fields, '$.type')::INTEGER = ${GET_EDID})::INTEGER AS edids
+      FROM devices d WHERE d.dev IN (SELECT dev FROM events WHERE kind = 'gpu.cmd')`);
+    expect((BigInt(dev!.f as string) >> EDID) & 1n).toBe(bit);
+    expect(BigInt(dev!.f as string)).toBe(gpu.features);
+    expect(dev!.edids).toBe(edids);
   });
 });

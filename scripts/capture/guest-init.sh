@@ -136,15 +136,15 @@ work_discard() { # blk with discard=unmap: DISCARD and WRITE_ZEROES requests, th
     umount /mnt; }
 }
 
-work_mq() { # blk with two request queues and two vCPUs: two writers per CPU, so both queues carry requests at once
+work_mq() { # blk with two request queues and two vCPUs: four writers per CPU, so both queues carry requests at once
   mark "queues: $(ls /sys/block/vda/mq | tr '\n' ' ')on $(grep -c ^processor /proc/cpuinfo) CPUs"
-  mark "parallel O_DIRECT writes, two dd per CPU"
-  for c in 1 2; do for k in 0 1; do
-    taskset $c dd if=/dev/zero of=/dev/vda bs=64k count=16 seek=$(( (c * 2 + k) * 16 )) oflag=direct 2>/dev/null & done; done
+  mark "parallel O_DIRECT writes, four dd per CPU"
+  for c in 1 2; do for k in 0 1 2 3; do
+    taskset $c dd if=/dev/zero of=/dev/vda bs=64k count=8 seek=$(( (c * 4 + k) * 8 )) oflag=direct 2>/dev/null & done; done
   wait
-  mark "parallel O_DIRECT reads, two dd per CPU"
-  for c in 1 2; do for k in 0 1; do
-    taskset $c dd if=/dev/vda of=/dev/null bs=64k count=16 skip=$(( (c * 2 + k) * 16 )) iflag=direct 2>/dev/null & done; done
+  mark "parallel O_DIRECT reads, four dd per CPU"
+  for c in 1 2; do for k in 0 1 2 3; do
+    taskset $c dd if=/dev/vda of=/dev/null bs=64k count=8 skip=$(( (c * 4 + k) * 8 )) iflag=direct 2>/dev/null & done; done
   wait
   mark "buffered 1 MiB per CPU + fsync (writeback: many requests at once, then a flush per queue)"
   taskset 1 dd if=/dev/urandom of=/dev/vda bs=64k count=16 seek=128 conv=fsync 2>/dev/null &

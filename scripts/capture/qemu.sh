@@ -35,6 +35,11 @@ variant_def() {
       esac ;;
     q35-gpu-noedid) MACHINE=q35; SFX=pci; TRANSPORT=pci; KFLAVOUR=generic; GPU=1; MEM=1024; EVIDENCE=1
                     EXTRA=(-vga none -device virtio-gpu-pci,edid=off) ;;
+    # the same GPU on virtio-mmio v2, where the driver's feature words are logged (QEMU logs none for PCI)
+    microvm-gpu|microvm-gpu-noedid)
+      MACHINE=microvm; SFX=device; TRANSPORT=mmio; KFLAVOUR=generic; GPU=1; MEM=1024; EVIDENCE=1
+      EXTRA=("${modern[@]}" -device virtio-gpu-device)
+      if [ "$1" = microvm-gpu-noedid ]; then EXTRA[-1]=virtio-gpu-device,edid=off; fi ;;
     *) return 1 ;;
   esac
 }

@@ -24,7 +24,7 @@ function assumedAccepting(assume: AssumedDriver, typeId: number | undefined, bit
 export function judgeOfferedFeature(d: Device, bit: number, assume: AssumedDriver, caveat?: string): Outcome {
   const typeId = d.type()?.id;
   const name = featureName(typeId, bit);
-  const offered = d.status.sessions.map((s) => s.offered).find((o) => o !== undefined && hasBit(o.bits, bit));
+  const offered = [d.offered, ...d.status.sessions.map((s) => s.offered)].find((o) => o !== undefined && hasBit(o.bits, bit));
   if (offered) return { verdict: 'PASS', message: `${name} (bit ${bit}) is in the device's offered features ${hexBits(offered.bits)}`, evidence: [offered.ref] };
   const negotiated = d.status.sessions.map((s) => ({ s, acc: s.accepted() })).filter((x) => x.acc !== undefined);
   const accepted = negotiated.find((x) => hasBit(x.acc!.bits, bit));

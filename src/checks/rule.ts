@@ -88,6 +88,8 @@ export interface Rule {
   deviceTypes?: number[];
   /** for device rules that only make sense for some devices (a transport's registers): others are not listed */
   appliesTo?: (d: Device) => boolean;
+  /** device-scope rules: the verdict for a VM with no device of the listed types, where the trace says more than NOT-OBSERVED */
+  absent?(ctx: RuleContext): Outcome | undefined;
   /** device-scope rules only: see RollUp */
   rollUp?: RollUp;
   /** the rule's own statement; a roll-up may have none (then it is its parts alone) */

@@ -119,7 +119,7 @@ export function runChecks(platform: Platform, opts: CheckOptions = {}): Finding[
       if (targets.length === 0 && rule.source.spec === 'VIRTIO 1.3') continue;
       if (targets.length === 0) {
         const what = rule.deviceTypes ? rule.deviceTypes.map((t) => `virtio-${deviceTypeName(t)}`).join(' or ') : 'virtio';
-        push({ ...base, ...none, ...settle({ verdict: 'NOT-OBSERVED', message: `no ${what} device in the trace` }) });
+        push({ ...base, ...none, ...settle(rule.absent?.(ctx) ?? { verdict: 'NOT-OBSERVED', message: `no ${what} device in the trace` }) });
         continue;
       }
       for (const d of applicable) {

@@ -4,6 +4,7 @@
  */
 import { deviceIdFromModelName, deviceTypeName, DEVICE_ID } from './device-types.ts';
 import { F_VERSION_1, hasBit } from './features.ts';
+import type { BlkOp } from './events.ts';
 import type { Ref } from './observations.ts';
 import { StatusTracker } from './device/status.ts';
 import type { MmioState } from './transport/mmio.ts';
@@ -88,6 +89,12 @@ export class Device {
   readonly sndAnswers: SndAnswer[] = [];
   /** the sound control request handled since the control queue's last completion: that completion answers it */
   sndPending?: { code: number; request: Ref };
+  /** completions whose used length the trace can check against what the device wrote (§2.7.8.2), and the first */
+  readonly lenChecked = { n: 0, first: undefined as Ref | undefined };
+  /** virtio-blk: requests of a type the device offers that it answered VIRTIO_BLK_S_UNSUPP, by type (the first few) */
+  readonly blkUnsupp = new Map<BlkOp, Ref[]>();
+  /** virtio-blk: write requests completed while VIRTIO_BLK_F_RO was negotiated, and the first */
+  readonly roWrites = { n: 0, first: undefined as Ref | undefined };
   /** chains still in flight when the device was reset (dropped by the reset, VIRTIO §2.4) */
   droppedAtReset = 0;
   /** chains still in flight when the trace ended */
@@ -144,7 +151,8 @@ export class Device {
 
   /** The driver accepted this feature bit in the current session; undefined when the trace does not show the features. */
   negotiated(bit: number): boolean | undefined {
-    const acc = this.status.current?.accepted();
+    // the last session that negotiated: the current one may be a reset with no features written since
+    const acc = this.status.sessions.map((s) => s.accepted()).findLast((a) => a !== undefined);
     return acc === undefined ? undefined : hasBit(acc.bits, bit);
   }
 

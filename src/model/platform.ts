@@ -315,6 +315,10 @@ export class Platform {
           if (e.status > max) this.observe('blk.bad-status', vmName, d.id, [ref], `status ${e.status} is not a VIRTIO_BLK_S_* value${zoned === false ? ' of a device without VIRTIO_BLK_F_ZONED (0-2)' : ''}`);
           else if (e.status === BLK_STATUS.IOERR) this.observe('blk.io-error', vmName, d.id, [ref]);
           // §5.2.6.2: with VIRTIO_BLK_F_RO, a write request completes with IOERR
+          if (c?.op === 'write' && d.negotiated(BLK_F.RO)) {
+            d.roWrites.n++;
+            d.roWrites.first ??= ref;
+          }
           if (c?.op === 'write' && e.status !== BLK_STATUS.IOERR && d.negotiated(BLK_F.RO)) {
             this.observe('blk.write-on-ro', vmName, d.id, [...(c.submit ? [c.submit] : []), ref], `write request answered with status ${e.status}, not IOERR, on a device with VIRTIO_BLK_F_RO negotiated`);
           }
@@ -420,9 +424,11 @@ export class Platform {
     const s = d.status.current!;
     const status = statusName(s.value);
     // §2.4.1: a device that was live and then reset uses nothing until the driver initialises it again
-    const wasLive = d.status.sessions.some((x) => x !== s && x.driverOk !== undefined);
-    if (wasLive) this.observe('vq.used-after-reset', vm, dev, [...(s.reset ?? s.hostReset ? [(s.reset ?? s.hostReset)!] : []), ref], `${what} after the reset at line ${(s.reset ?? s.hostReset)?.src?.line ?? '?'}, while the status is ${status}`);
-    else this.observe('vq.used-before-driver-ok', vm, dev, [ref], `${what} while the status is ${status}`);
+    this.observe('vq.used-before-driver-ok', vm, dev, [ref], `${what} while the status is ${status}`);
+    const reset = s.reset ?? s.hostReset;
+    if (reset && d.status.sessions.some((x) => x !== s && x.driverOk !== undefined)) {
+      this.observe('vq.used-after-reset', vm, dev, [reset, ref], `${what} after the reset at line ${reset.src?.line ?? '?'}, before the driver set DRIVER_OK again (status ${status})`);
+    }
   }
 
   /** VIRTIO §4.2.2.1: the device takes no chain from a virtio-mmio queue whose QueueReady is 0. */
@@ -440,6 +446,11 @@ export class Platform {
       this.observe('vq.out-of-order', d.vm, d.id, [overtook.pop, c.fill], `chain ${c.elem} completed while ${overtook.elem}, taken before it at line ${overtook.pop.src?.line ?? '?'}, was still in flight (VIRTIO_F_IN_ORDER negotiated)`);
     }
     // §2.7.8.2: len is at most what the device wrote, starting at the first device-writable buffer
+    const lenChecked = () => {
+      d.lenChecked.n++;
+      d.lenChecked.first ??= c.fill;
+    };
+    if (c.in_num === 0) lenChecked();
     if (c.len > 0 && c.in_num === 0) {
       this.observe('vq.len-past-written', d.vm, d.id, [c.pop, c.fill], `used length ${c.len} for chain ${c.elem}, which has no device-writable buffer`);
     }
@@ -447,9 +458,11 @@ export class Platform {
     if (type === DEVICE_ID.rng) {
       const pushed = d.rng.lastPush;
       d.rng.lastPush = undefined;
+      if (pushed !== undefined && c.in_num > 0) lenChecked();
       if (pushed !== undefined && c.len > pushed) this.observe('vq.len-past-written', d.vm, d.id, [c.fill], `used length ${c.len} for an entropy request answered with ${pushed} bytes`);
     }
     if (type !== DEVICE_ID.blk) return;
+    if (c.op === 'read' && c.nsectors !== undefined) lenChecked();
     if (c.op === 'read' && c.nsectors !== undefined && c.len > c.nsectors * 512 + 1) {
       this.observe('vq.len-past-written', d.vm, d.id, [...(c.submit ? [c.submit] : []), c.fill], `used length ${c.len} for a read of ${c.nsectors} sectors (at most ${c.nsectors * 512 + 1} bytes with the status byte)`);
     }
@@ -459,6 +472,8 @@ export class Platform {
       const bits = op !== undefined ? featuresOfOp(op) : undefined;
       if (bits !== undefined && bits.every((b) => d.negotiated(b) === true)) {
         const names = bits.map((b) => featureName(DEVICE_ID.blk, b)).join(' and ');
+        const refs = d.blkUnsupp.get(op!) ?? [];
+        if (refs.length < 3) d.blkUnsupp.set(op!, [...refs, ...(c.complete ? [c.complete] : []), c.fill]);
         this.observe('blk.unsupp-offered', d.vm, d.id, [...(c.complete ? [c.complete] : []), c.fill], `${op}${c.op === undefined ? ' (type inferred from the chain)' : ''} answered VIRTIO_BLK_S_UNSUPP although the device offers it${names ? ` (${names} negotiated)` : ''}`);
       }
     }

@@ -4,10 +4,12 @@
  * before the end of its sentence); `where` is the line of the id.
  */
 import { DEVICE_ID } from '../../model/device-types.ts';
-import { BLK_STATUS_MAX } from '../../model/devices/blk.ts';
+import type { Device } from '../../model/device.ts';
+import { BLK_F, BLK_STATUS_MAX, featuresOfOp } from '../../model/devices/blk.ts';
+import { featureName } from '../../model/features.ts';
 import { completedChains, failOnObservations, judgeOfferedFeature } from '../judge.ts';
 import { COMMON_DEVICE_AREAS } from '../rollup.ts';
-import { defineRule, type Rule } from '../rule.ts';
+import { defineRule, type Outcome, type Rule } from '../rule.ts';
 
 const AREA = 'blk';
 
@@ -23,8 +25,20 @@ const blkFeature = (id: string, line: number, bit: number, flag: string, note?: 
     ...(note !== undefined ? { note } : {}),
     scope: 'device',
     deviceTypes: [DEVICE_ID.blk],
-    evaluate: (ctx, d) => judgeOfferedFeature(d!, bit, ctx.assumeDriver),
+    evaluate: (ctx, d) => unsupportedOffered(d!, bit) ?? judgeOfferedFeature(d!, bit, ctx.assumeDriver),
   });
+
+/**
+ * Supporting a feature is serving its requests: a request of a type the device offers (its
+ * feature negotiated) answered VIRTIO_BLK_S_UNSUPP fails the requirement of that feature.
+ */
+function unsupportedOffered(d: Device, bit: number): Outcome | undefined {
+  for (const [op, refs] of d.blkUnsupp) {
+    if (!featuresOfOp(op)?.includes(bit)) continue;
+    return { verdict: 'FAIL', message: `a ${op} request was answered VIRTIO_BLK_S_UNSUPP although ${featureName(DEVICE_ID.blk, bit)} was negotiated`, evidence: refs };
+  }
+  return undefined;
+}
 
 export const status = defineRule({
   id: 'virtio-blk.status',
@@ -72,4 +86,47 @@ export const avps7b = defineRule({
     'AVPS 2.0 gives this requirement (line 433, right after -7) no id of its own; avpscope calls it -7b so that it has a stable one. ' +
       'The AVPS spells the flag WRITE_ZEROS; VIRTIO names it VIRTIO_BLK_F_WRITE_ZEROES (bit 14).'),
   title: 'Block devices support VIRTIO_BLK_F_WRITE_ZEROES',
+});
+
+export const flushWithWce = defineRule({
+  id: 'virtio-blk.flush-with-wce',
+  title: 'A block device that offers CONFIG_WCE offers FLUSH',
+  level: 'MUST',
+  target: 'device',
+  area: AREA,
+  needs: ['features', 'mmio.write'],
+  source: { spec: 'VIRTIO 1.3', where: '§5.2.5.2', text: 'The device MUST offer VIRTIO_BLK_F_FLUSH if it offers VIRTIO_BLK_F_CONFIG_WCE.' },
+  scope: 'device',
+  deviceTypes: [DEVICE_ID.blk],
+  evaluate(ctx, d) {
+    const wce = judgeOfferedFeature(d!, BLK_F.CONFIG_WCE, ctx.assumeDriver);
+    if (wce.verdict === 'NOT-OBSERVED') return { ...wce, message: `whether the device offers CONFIG_WCE is not shown: ${wce.message}` };
+    if (wce.verdict === 'FAIL') return { ...wce, verdict: 'NOT-APPLICABLE', message: `the device does not offer CONFIG_WCE (${wce.message})` };
+    const flush = judgeOfferedFeature(d!, BLK_F.FLUSH, ctx.assumeDriver);
+    const assumptions = [...new Set([...(wce.assumptions ?? []), ...(flush.assumptions ?? [])])];
+    const evidence = [...(wce.evidence ?? []), ...(flush.evidence ?? [])].slice(0, 3);
+    return { ...flush, message: `CONFIG_WCE offered (${wce.message}); ${flush.message}`, evidence, ...(assumptions.length > 0 ? { assumptions } : {}) };
+  },
+});
+
+export const readOnlyWrites = defineRule({
+  id: 'virtio-blk.ro-write-fails',
+  title: 'On a read-only block device, a write request fails with IOERR',
+  level: 'MUST',
+  target: 'device',
+  area: AREA,
+  needs: ['features', 'mmio.write', 'blk.submit', 'blk.complete'],
+  source: { spec: 'VIRTIO 1.3', where: '§5.2.6.2', text: 'A device MUST set the status byte to VIRTIO_BLK_S_IOERR for a write request if the VIRTIO_BLK_F_RO feature is negotiated, and MUST NOT write any data.' },
+  scope: 'device',
+  deviceTypes: [DEVICE_ID.blk],
+  evaluate(ctx, d) {
+    return failOnObservations(ctx, d!, ['blk.write-on-ro'], () => {
+      const ro = d!.negotiated(BLK_F.RO);
+      if (ro === undefined) return { verdict: 'NOT-OBSERVED', message: 'the trace does not show whether VIRTIO_BLK_F_RO was negotiated' };
+      if (!ro) return { verdict: 'NOT-APPLICABLE', message: 'VIRTIO_BLK_F_RO (bit 5) was not negotiated: the device is writable' };
+      const w = d!.roWrites;
+      if (w.n === 0 || !w.first) return { verdict: 'NOT-OBSERVED', message: 'VIRTIO_BLK_F_RO negotiated, and no write request completed in the trace' };
+      return { verdict: 'PASS', message: `VIRTIO_BLK_F_RO negotiated; ${w.n} write request(s) answered VIRTIO_BLK_S_IOERR`, evidence: [w.first] };
+    });
+  },
 });

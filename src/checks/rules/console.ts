@@ -1,6 +1,7 @@
 /** Consoles: AVPS 2.0's console requirement beside VIRTIO §5.3. */
 import { DEVICE_ID } from '../../model/device-types.ts';
 import { COMMON_DEVICE_AREAS } from '../rollup.ts';
+import { failOnObservations } from '../judge.ts';
 import { defineRule } from '../rule.ts';
 
 const AREA = 'console';
@@ -17,4 +18,30 @@ export const avps46 = defineRule({
   scope: 'device',
   deviceTypes: [DEVICE_ID.console],
   rollUp: { areas: [...COMMON_DEVICE_AREAS, AREA], target: 'device' },
+});
+
+/** VIRTIO_CONSOLE_DEVICE_ADD (§5.3.6.2) */
+const DEVICE_ADD = 1;
+
+export const portAddRemove = defineRule({
+  id: 'virtio-console.port-add-remove',
+  title: 'The device adds each port once and removes only ports it added',
+  level: 'MUST',
+  target: 'device',
+  area: AREA,
+  needs: ['console.control'],
+  source: {
+    spec: 'VIRTIO 1.3',
+    where: '§5.3.6.2.1',
+    text: 'The device MUST NOT specify a port which exists in a VIRTIO_CONSOLE_DEVICE_ADD message, and MUST NOT specify a port in a VIRTIO_CONSOLE_DEVICE_REMOVE message which has not been created with a previous VIRTIO_CONSOLE_DEVICE_ADD.',
+  },
+  scope: 'device',
+  deviceTypes: [DEVICE_ID.console],
+  evaluate(ctx, d) {
+    return failOnObservations(ctx, d!, ['console.add-existing-port', 'console.remove-unknown-port'], () => {
+      const adds = d!.console.toDriver.filter((m) => m.event === DEVICE_ADD);
+      if (adds.length === 0) return { verdict: 'NOT-OBSERVED', message: 'the device sent no DEVICE_ADD or DEVICE_REMOVE the trace attributes to it' };
+      return { verdict: 'PASS', message: `${adds.length} DEVICE_ADD message(s), each for a port not yet added; no DEVICE_REMOVE of an unknown port`, evidence: adds.slice(0, 3).map((m) => m.ref) };
+    });
+  },
 });

@@ -172,3 +172,31 @@ export const notifyAfterDriverOk = defineRule({
     });
   },
 });
+
+export const quietAfterReset = defineRule({
+  id: 'virtio.reset-quiet',
+  title: 'After a reset the device leaves the queues alone until the driver initialises it again',
+  level: 'MUST',
+  target: 'device',
+  area: AREA,
+  needs: ['status', 'vq.pop', 'vq.fill', 'notify.used'],
+  source: {
+    spec: 'VIRTIO 1.3',
+    where: '§2.4.1',
+    text: 'A device MUST NOT send notifications or interact with the queues after indicating completion of the reset by reinitializing device status to 0, until the driver re-initializes the device.',
+  },
+  scope: 'device',
+  evaluate(ctx, d) {
+    return failOnObservations(ctx, d!, ['vq.used-after-reset'], () => {
+      // a reset of a device that was live, followed by the driver's DRIVER_OK again (or the end)
+      const s = d!.status.sessions;
+      const after = s.filter((x, i) => i > 0 && (x.reset ?? x.hostReset) !== undefined && s.slice(0, i).some((p) => p.driverOk !== undefined));
+      if (after.length === 0) return { verdict: 'NOT-OBSERVED', message: 'the trace shows no reset of this device after it was live' };
+      return {
+        verdict: 'PASS',
+        message: `${after.length} reset(s) after the device was live; no chain taken or returned and no notification until DRIVER_OK was set again`,
+        evidence: after.map((x) => (x.reset ?? x.hostReset)!).slice(0, 3),
+      };
+    });
+  },
+});

@@ -2,9 +2,20 @@
 import { DEVICE_ID } from '../../model/device-types.ts';
 import { judgeOfferedFeature } from '../judge.ts';
 import { COMMON_DEVICE_AREAS } from '../rollup.ts';
-import { defineRule, type Rule } from '../rule.ts';
+import { defineRule, type Outcome, type Rule, type RuleContext } from '../rule.ts';
 
 const AREA = 'net';
+
+/** Emulated network cards that are not virtio (QEMU's e1000, rtl8139, ...): networking not through VIRTIO-net. */
+export function nonVirtioNics(ctx: RuleContext): Outcome | undefined {
+  const nics = [...(ctx.platform.vms.get(ctx.vm)?.nonVirtio.values() ?? [])].filter((n) => n.class === 'network');
+  if (nics.length === 0) return undefined;
+  return {
+    verdict: 'FAIL',
+    message: `the VM has a network device that is not virtio-net: ${nics.map((n) => n.name).join(', ')} (its events are in the trace)`,
+    evidence: nics.map((n) => n.first),
+  };
+}
 
 export const avps8 = defineRule({
   id: 'AVPS-v2.0-8',
@@ -22,7 +33,10 @@ export const avps8 = defineRule({
   scope: 'device',
   deviceTypes: [DEVICE_ID.net],
   rollUp: { areas: [...COMMON_DEVICE_AREAS, AREA], target: 'device' },
-  evaluate(_ctx, d) {
+  absent: (ctx) => nonVirtioNics(ctx),
+  evaluate(ctx, d) {
+    const nics = nonVirtioNics(ctx);
+    if (nics) return nics;
     const t = d!.type()!;
     if (!t.ref) return { verdict: 'NOT-OBSERVED', message: `the network device's type is known (${t.how}: ${t.why}) but no trace line shows it` };
     return { verdict: 'PASS', message: `the network device is a virtio-net device (${t.how}: ${t.why})`, evidence: [t.ref] };

@@ -91,3 +91,28 @@ export const queueNum = defineRule({
     });
   },
 });
+
+export const queueReady = defineRule({
+  id: 'virtio-mmio.queue-ready',
+  title: 'The device takes no chain from a queue whose QueueReady is 0',
+  level: 'MUST',
+  target: 'device',
+  area: AREA,
+  needs: ['mmio.write', 'vq.pop'],
+  source: { spec: 'VIRTIO 1.3', where: '§4.2.2.1', text: 'The device MUST NOT access virtual queue contents when QueueReady is zero (0x0).' },
+  scope: 'device',
+  appliesTo: (d) => d.transport !== 'pci',
+  evaluate(ctx, d) {
+    return failOnObservations(ctx, d!, ['mmio.queue-not-ready'], () => {
+      const m = d!.mmio;
+      if (m?.version !== 2) return { verdict: 'NOT-OBSERVED', message: 'QueueReady is a register of virtio-mmio version 2, and this device is not seen driven through it' };
+      const used = [...d!.queues.values()].filter((q) => q.pops > 0 && q.index !== undefined && m.queues.get(q.index)?.readyRef !== undefined);
+      if (used.length === 0) return { verdict: 'NOT-OBSERVED', message: 'no chain taken from a queue whose QueueReady write the trace shows' };
+      return {
+        verdict: 'PASS',
+        message: `chains taken from ${used.length} queue(s), each after the driver set its QueueReady to 1 and before any reset`,
+        evidence: used.map((q) => m.queues.get(q.index!)!.readyRef!).slice(0, 3),
+      };
+    });
+  },
+});

@@ -5,6 +5,7 @@
 import { completedChains, failOnObservations } from '../judge.ts';
 import { defineRule } from '../rule.ts';
 import type { Device } from '../../model/device.ts';
+import { F_IN_ORDER } from '../../model/features.ts';
 import type { Ref } from '../../model/observations.ts';
 
 const AREA = 'virtqueue';
@@ -126,6 +127,54 @@ export const chainLayout = defineRule({
       if (n === 0) return { verdict: 'NOT-OBSERVED', message: 'the device took no chain in the trace' };
       if (d!.type() === undefined) return { verdict: 'NOT-OBSERVED', message: "the device's type is unknown, so is the layout its queues prescribe" };
       return { verdict: 'PASS', message: `${n} chains, each of the layout its queue prescribes`, evidence: firstFills(d!) };
+    });
+  },
+});
+
+export const inOrder = defineRule({
+  id: 'virtio.vq.in-order',
+  title: 'With VIRTIO_F_IN_ORDER, chains are used in the order they were made available',
+  level: 'MUST',
+  target: 'device',
+  area: AREA,
+  needs: ['features', 'mmio.write', 'vq.pop', 'vq.fill'],
+  source: {
+    spec: 'VIRTIO 1.3',
+    where: '§2.7.9',
+    text: 'If VIRTIO_F_IN_ORDER has been negotiated, the device MUST use buffers in the same order in which they have been available; without it, completion order is free.',
+  },
+  scope: 'device',
+  evaluate(ctx, d) {
+    return failOnObservations(ctx, d!, ['vq.out-of-order'], () => {
+      const n = d!.negotiated(F_IN_ORDER);
+      if (n === undefined) return { verdict: 'NOT-OBSERVED', message: 'the trace does not show the negotiated features: whether VIRTIO_F_IN_ORDER binds the device is unknown' };
+      if (!n) return { verdict: 'NOT-APPLICABLE', message: 'VIRTIO_F_IN_ORDER (bit 35) was not negotiated: the device may complete chains in any order' };
+      const done = completedChains(d!);
+      if (done === 0) return { verdict: 'NOT-OBSERVED', message: 'VIRTIO_F_IN_ORDER negotiated, but the device completed no chain in the trace' };
+      return { verdict: 'PASS', message: `VIRTIO_F_IN_ORDER negotiated; ${done} chains completed in the order taken`, evidence: firstFills(d!) };
+    });
+  },
+});
+
+export const usedLen = defineRule({
+  id: 'virtio.vq.used-len',
+  title: 'The used length is no more than the bytes the device wrote',
+  level: 'MUST',
+  target: 'device',
+  area: AREA,
+  needs: ['vq.pop', 'vq.fill', 'blk.submit', 'rng.push'],
+  source: {
+    spec: 'VIRTIO 1.3',
+    where: '§2.7.8.2',
+    text: 'The device MUST write at least len bytes to the descriptor, beginning at the first device-writable buffer, prior to updating the used idx.',
+  },
+  note: "checked where QEMU's log shows what was written: chains with no device-writable buffer (len must be 0), entropy answers (the bytes pushed), block reads (the sectors read plus the status byte)",
+  scope: 'device',
+  evaluate(ctx, d) {
+    return failOnObservations(ctx, d!, ['vq.len-past-written'], () => {
+      const c = d!.lenChecked;
+      if (c.n === 0 || !c.first) return { verdict: 'NOT-OBSERVED', message: 'no completion whose written bytes the trace shows (readable-only chains, entropy pushes, block reads)' };
+      return { verdict: 'PASS', message: `${c.n} completions whose written bytes the trace shows, none with a longer used length`, evidence: [c.first] };
     });
   },
 });

@@ -60,6 +60,8 @@ export interface MmioQueue {
   /** the QueueNum write: evidence for a verdict on it */
   numRef?: Ref;
   ready: boolean;
+  /** the QueueReady write that made it ready */
+  readyRef?: Ref;
 }
 
 export interface MmioHost {
@@ -140,9 +142,12 @@ export class MmioState {
         this.host.queueSize(this.queueSel, value);
         break;
       }
-      case MMIO.QueueReady:
-        this.queue().ready = value !== 0;
+      case MMIO.QueueReady: {
+        const q = this.queue();
+        q.ready = value !== 0;
+        if (q.ready) q.readyRef = ref;
         break;
+      }
       case MMIO.QueuePFN:
         this.queue().ready = value !== 0;
         break;
