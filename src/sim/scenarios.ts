@@ -13,6 +13,8 @@ export interface Fault {
   what: string;
   /** the rule it makes FAIL */
   rule: string;
+  /** rules it cannot help failing too, and why (one fact breaks two statements) */
+  also?: { rules: string[]; why: string };
 }
 
 export interface Scenario {
@@ -165,7 +167,7 @@ function deviceTree(fault?: string): Event[] {
 /** A block, a network and a console device on virtio-mmio, offering what AVPS requires of them. */
 function blkNet(fault?: string): Event[] {
   const r = new Run('blk-net');
-  const blkBits = [9, 11, 13, 14].filter((b) => !(fault === 'offer-no-flush' && b === 9) && !(fault === 'offer-no-discard' && b === 13) && !(fault === 'offer-no-wce' && b === 11) && !(fault === 'offer-no-write-zeroes' && b === 14));
+  const blkBits = [9, 11, 13, 14].filter((b) => !((fault === 'offer-no-flush' || fault === 'wce-without-flush') && b === 9) && !(fault === 'offer-no-discard' && b === 13) && !(fault === 'offer-no-wce' && b === 11) && !(fault === 'offer-no-write-zeroes' && b === 14));
   r.initDevice('blk0', 2, blkBits.reduce((a, b) => a | (1n << BigInt(b)), VERSION_1));
   r.emit({ kind: 'blk.submit', dev: 'blk0', req: 'b0', op: 'write', sector: 0, nsectors: 8 });
   r.request('blk0', 0, 'b0', { in: 1, out: 2, len: 1 });
@@ -201,6 +203,7 @@ function virtioMmio(fault?: string): Event[] {
   r.emit({ kind: 'vq.size_max', dev: blk, queue: 0, max: 256 });
   r.emit({ kind: 'mmio.write', dev: blk, offset: 0x30, value: 0 });
   r.emit({ kind: 'mmio.write', dev: blk, offset: 0x38, value: fault === 'queue-num-too-big' ? 512 : 128 });
+  if (fault !== 'queue-not-ready') r.emit({ kind: 'mmio.write', dev: blk, offset: 0x44, value: 1 });
   if (fault === 'notify-before-driver-ok') r.emit({ kind: 'notify.avail', dev: blk, queue: 0 });
   if (fault === 'pop-before-driver-ok') {
     r.emit({ kind: 'vq.pop', dev: blk, queue: 0, elem: 'e', in_num: 1, out_num: 1 }, { kind: 'vq.fill', dev: blk, queue: 0, elem: 'e', len: 1, idx: 0 }, { kind: 'vq.flush', dev: blk, queue: 0, count: 1 });
@@ -209,10 +212,15 @@ function virtioMmio(fault?: string): Event[] {
   for (let i = 0; i < 4; i++) {
     const elem = `w${i}`;
     r.emit({ kind: 'notify.avail', dev: blk, queue: 0 });
-    r.emit({ kind: 'vq.pop', dev: blk, queue: 0, elem, in_num: fault === 'chain-layout' && i === 1 ? 0 : 1, out_num: 2 });
-    r.emit({ kind: 'blk.submit', dev: blk, req: elem, op: 'write', sector: i * 8, nsectors: 8 }, { kind: 'blk.backend', dev: blk, req: elem, ret: 0 });
+    const noStatus = fault === 'chain-layout' && i === 1;
+    // the last request reads 8 sectors back: header readable, data and status writable
+    const read = i === 3;
+    r.emit(read
+      ? { kind: 'vq.pop', dev: blk, queue: 0, elem, in_num: 2, out_num: 1, in_bytes: 4097, out_bytes: 16 }
+      : { kind: 'vq.pop', dev: blk, queue: 0, elem, in_num: noStatus ? 0 : 1, out_num: 2, in_bytes: noStatus ? 0 : 1, out_bytes: 4112 });
+    r.emit({ kind: 'blk.submit', dev: blk, req: elem, op: read ? 'read' : 'write', sector: read ? 0 : i * 8, nsectors: 8 }, { kind: 'blk.backend', dev: blk, req: elem, ret: 0 });
     r.emit({ kind: 'blk.complete', dev: blk, req: elem, status: fault === 'bad-blk-status' && i === 2 ? 7 : 0 });
-    r.emit({ kind: 'vq.fill', dev: blk, queue: 0, elem, len: 1, idx: i });
+    r.emit({ kind: 'vq.fill', dev: blk, queue: 0, elem, len: noStatus ? 0 : read ? (fault === 'used-len' ? 8192 : 4097) : 1, idx: i });
     if (fault === 'double-completion' && i === 2) r.emit({ kind: 'vq.fill', dev: blk, queue: 0, elem, len: 1, idx: i });
     if (fault === 'completion-without-request' && i === 2) r.emit({ kind: 'vq.fill', dev: blk, queue: 0, elem: 'never-taken', len: 1, idx: i });
     r.emit({ kind: 'vq.flush', dev: blk, queue: 0, count: fault === 'used-more' && i === 3 ? 2 : 1 }, { kind: 'notify.used', dev: blk, queue: 0, via: 'irq' });
@@ -235,6 +243,8 @@ export const SCENARIOS: readonly Scenario[] = [
       'mmio-version-1': { what: 'the Version register reads 1 (legacy)', rule: 'virtio-mmio.version-2' },
       'write-read-only': { what: 'the driver writes the read-only DeviceID register', rule: 'virtio-mmio.driver-registers' },
       'queue-num-too-big': { what: 'QueueNum 512 over QueueNumMax 256', rule: 'virtio-mmio.queue-num' },
+      'queue-not-ready': { what: 'the device takes chains from a queue whose QueueReady is 0', rule: 'virtio-mmio.queue-ready' },
+      'used-len': { what: 'a used length of 8192 for a read of 8 sectors (4097 bytes with the status)', rule: 'virtio.vq.used-len' },
       'double-completion': { what: 'a chain completed twice', rule: 'virtio.vq.completed-once' },
       'completion-without-request': { what: 'a completion of a chain never taken', rule: 'virtio.vq.no-completion-without-request' },
       'used-more': { what: 'two used elements published for one completion', rule: 'virtio.vq.used-not-more-than-taken' },
@@ -285,7 +295,14 @@ export const SCENARIOS: readonly Scenario[] = [
   {
     name: 'blk-net', description: 'a block, a network and a console device on virtio-mmio, offering the features AVPS requires', build: blkNet,
     faults: {
-      'offer-no-flush': { what: 'the block device does not offer VIRTIO_BLK_F_FLUSH', rule: 'AVPS-v2.0-5' },
+      'offer-no-flush': {
+        what: 'the block device offers CONFIG_WCE but not VIRTIO_BLK_F_FLUSH', rule: 'AVPS-v2.0-5',
+        also: { rules: ['virtio-blk.flush-with-wce'], why: '§5.2.5.2: a device offering CONFIG_WCE must offer FLUSH' },
+      },
+      'wce-without-flush': {
+        what: 'the same run: CONFIG_WCE offered without FLUSH', rule: 'virtio-blk.flush-with-wce',
+        also: { rules: ['AVPS-v2.0-5'], why: 'AVPS requires FLUSH of every block device' },
+      },
       'offer-no-wce': { what: 'the block device does not offer VIRTIO_BLK_F_CONFIG_WCE', rule: 'AVPS-v2.0-6' },
       'offer-no-discard': { what: 'the block device does not offer VIRTIO_BLK_F_DISCARD', rule: 'AVPS-v2.0-7' },
       'offer-no-write-zeroes': { what: 'the block device does not offer VIRTIO_BLK_F_WRITE_ZEROES', rule: 'AVPS-v2.0-7b' },
