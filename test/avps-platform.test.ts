@@ -96,6 +96,19 @@ describe('the GPU chapter on the real GPU captures', () => {
     for (const id of ['AVPS-v2.0-16', 'AVPS-v2.0-44', 'AVPS-v2.0-50']) expect(one(r, id).verdict, id).toBe('NOT-APPLICABLE');
   });
 
+  it('gpu-multi: three VMs, each judged on its own GPU with both views', async () => {
+    const vms = ['cluster', 'ivi', 'rear'];
+    const files = ['trace.gz', 'guest-ftrace.txt.gz', 'guest.virtio_devices.txt', 'guest.interrupts.txt'].flatMap((x) => vms.map((v) => real(`gpu-multi/${v}.${x}`)));
+    const r = await reportOf(files);
+    for (const vm of vms) {
+      const v = (id: string) => r.findings.filter((f) => f.vm === vm && f.rule === id).map((f) => f.verdict);
+      for (const id of ['AVPS-v2.0-17', 'AVPS-v2.0-18', 'AVPS-v2.0-19', 'AVPS-v2.0-20', 'AVPS-v2.0-22']) expect(v(id), `${vm} ${id}`).toEqual(['PASS']);
+      expect(v('AVPS-v2.0-21'), vm).toEqual(['NOT-OBSERVED']);
+      const f18 = r.findings.find((f) => f.vm === vm && f.rule === 'AVPS-v2.0-18')!;
+      expect(f18.evidence[0]!.file).toBe(real(`gpu-multi/${vm}.guest.interrupts.txt`));
+    }
+  });
+
   it('the host view alone still judges the GPU from QEMU\'s log', async () => {
     const r = await reportOf([real('qemu-7.2/q35-gpu.trace.gz')]);
     expect(one(r, 'AVPS-v2.0-19').verdict).toBe('PASS');
