@@ -51,6 +51,10 @@ export interface DtNodeFact {
 /** virtio-mmio's device-specific configuration space starts at 0x100 (VIRTIO §4.2.2). */
 const MMIO_CONFIG = 0x100;
 
+/** Interrupts and device tree nodes kept per VM: a real /proc/interrupts or DTB has far fewer; a trace
+ *  that repeats them endlessly does not grow memory. */
+const KEPT_FACTS = 4096;
+
 /** Boot log lines kept per topic: the first ones say what a requirement needs. */
 const BOOT_LINES_PER_TOPIC = 20;
 
@@ -143,7 +147,7 @@ export class Evidence {
         return true;
       }
       case 'irq.count':
-        v.irqs.push({ irq: e.irq, count: e.count, ...(e.chip !== undefined ? { chip: e.chip } : {}), ...(e.name !== undefined ? { name: e.name } : {}), ref });
+        if (v.irqs.length < KEPT_FACTS) v.irqs.push({ irq: e.irq, count: e.count, ...(e.chip !== undefined ? { chip: e.chip } : {}), ...(e.name !== undefined ? { name: e.name } : {}), ref });
         return true;
       case 'boot.log':
         if (v.boot.filter((b) => b.topic === e.topic).length < BOOT_LINES_PER_TOPIC) {
@@ -151,7 +155,7 @@ export class Evidence {
         }
         return true;
       case 'dt.node':
-        v.dt.push({ path: e.path, props: e.props, ref });
+        if (v.dt.length < KEPT_FACTS) v.dt.push({ path: e.path, props: e.props, ref });
         return true;
       case 'vsock.pkt':
         v.vsock.take(e, ref);
