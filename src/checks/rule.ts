@@ -88,7 +88,7 @@ export interface Rule {
   deviceTypes?: number[];
   /** for device rules that only make sense for some devices (a transport's registers): others are not listed */
   appliesTo?: (d: Device) => boolean;
-  /** device-scope rules: the verdict for a VM with no device of the listed types, where the trace says more than NOT-OBSERVED */
+  /** device-scope rules: the verdict for a VM with no device of the listed types (or one whose type is only guessed), where the trace says more than NOT-OBSERVED */
   absent?(ctx: RuleContext): Outcome | undefined;
   /** device-scope rules only: see RollUp */
   rollUp?: RollUp;

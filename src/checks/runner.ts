@@ -92,8 +92,9 @@ export function runChecks(platform: Platform, opts: CheckOptions = {}): Finding[
       return d.guestJoin && rule.deviceTypes ? { ...o, inferred: [...(o.inferred ?? []), d.guestJoin.how] } : o;
     };
     const judgeDevice = (rule: Rule, d: Device): Outcome => {
+      // a device of a guessed type is as good as absent: what the rule says of a VM without one holds
       const gated = typeGate(rule, d);
-      if (gated) return gated;
+      if (gated) return rule.absent?.(ctx) ?? gated;
       const own = rule.evaluate ? [{ rule, outcome: rule.evaluate(ctx, d) }] : [];
       if (!rule.rollUp) return own[0]!.outcome;
       const { areas, target } = rule.rollUp;

@@ -72,8 +72,8 @@ export class Device {
   offered?: { bits: bigint; ref: Ref };
   /** the driver wrote the modern virtio-pci notify capability (VIRTIO §4.1.4.4): only a VIRTIO 1.x device has one */
   modernNotify?: Ref;
-  /** lastPush: bytes of the last push not yet answered by a used element (QEMU pushes, then fills) */
-  readonly rng = { requests: 0, bytesRequested: 0, pushes: 0, bytesPushed: 0, lastPush: undefined as number | undefined };
+  /** lastFill: the last used element on the requestq, whose bytes QEMU logs right after it (virtio_rng_pushed) */
+  readonly rng = { requests: 0, bytesRequested: 0, pushes: 0, bytesPushed: 0, lastFill: undefined as { len: number; ref: Ref } | undefined };
   readonly console = {
     toDriver: [] as { event: number; value?: number; ref: Ref }[],
     toDevice: [] as { event: number; value?: number; ref: Ref }[],
@@ -154,6 +154,12 @@ export class Device {
     // the last session that negotiated: the current one may be a reset with no features written since
     const acc = this.status.sessions.map((s) => s.accepted()).findLast((a) => a !== undefined);
     return acc === undefined ? undefined : hasBit(acc.bits, bit);
+  }
+
+  /** Whether a session the trace shows the features of accepted this bit; undefined when none shows them. */
+  everNegotiated(bit: number): boolean | undefined {
+    const acc = this.status.sessions.map((s) => s.accepted()).filter((a) => a !== undefined);
+    return acc.length === 0 ? undefined : acc.some((a) => hasBit(a.bits, bit));
   }
 
   /** Known to be driven as a legacy device: legacy virtio-mmio registers, or features negotiated without VERSION_1. */

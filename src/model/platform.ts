@@ -24,6 +24,12 @@ import type { Stats } from '../ingest/stats.ts';
  *  trace that repeats one fault millions of times. */
 const KEPT_OBSERVATIONS = 10;
 
+/** A completion whose used length the trace can hold against the bytes written (§2.7.8.2). */
+function lenChecked(d: Device, fill: Ref): void {
+  d.lenChecked.n++;
+  d.lenChecked.first ??= fill;
+}
+
 /** VIRTIO_CONSOLE_* control events the device sends (§5.3.6.2). */
 const CONSOLE_EVENT = { DEVICE_ADD: 1, DEVICE_REMOVE: 2 } as const;
 
@@ -267,7 +273,7 @@ export class Platform {
           for (const h of this.chainHooks) h.fill?.(r.req);
         } else if (r.code === 'vq.completed-twice') {
           this.observe(r.code, vmName, q.dev, [r.first, ref], `chain ${e.elem} completed at line ${r.first.src?.line ?? '?'} and again here, without being taken again`);
-        } else this.observe(r.code, vmName, q.dev, [ref], `chain ${e.elem} completed but never taken`);
+        } else if (this.seenFromReset(v, q)) this.observe(r.code, vmName, q.dev, [ref], `chain ${e.elem} completed but never taken`);
         // a sound controlq (queue 0) completion answers the request handled since the last one
         if (q.index === 0 && q.dev !== undefined) v.devices.get(q.dev)?.sndAnswered(e.len, ref);
         return;
@@ -277,7 +283,7 @@ export class Platform {
         if (!q) return;
         const { unnotified, excess } = q.flush(e.count, ref);
         for (const c of unnotified) this.emitSpan(v, c);
-        if (excess > 0) {
+        if (excess > 0 && this.seenFromReset(v, q)) {
           this.observe('vq.used-more-than-filled', vmName, q.dev, [ref], `${e.count} used elements published but only ${e.count - excess} completed since the last publication`);
         }
         return;
@@ -335,7 +341,13 @@ export class Platform {
         if (d) {
           d.rng.pushes++;
           d.rng.bytesPushed += e.bytes;
-          d.rng.lastPush = e.bytes;
+          // QEMU logs the bytes it wrote right after the used element it wrote them for
+          const f = d.rng.lastFill;
+          d.rng.lastFill = undefined;
+          if (f) {
+            lenChecked(d, f.ref);
+            if (f.len > e.bytes) this.observe('vq.len-past-written', vmName, d.id, [f.ref, ref], `used length ${f.len} for an entropy request answered with ${e.bytes} bytes`);
+          }
         }
         return;
       case 'console.control':
@@ -410,6 +422,15 @@ export class Platform {
     }
   }
 
+  /**
+   * The trace shows the queue's device from a reset on: a chain it completes was taken within the
+   * trace. A log that begins mid-run (an excerpt) may complete chains taken before its first line.
+   */
+  private seenFromReset(v: VmModel, q: QueueState): boolean {
+    const d = q.dev !== undefined ? v.devices.get(q.dev) : undefined;
+    return d !== undefined && d.status.sessions.some((s) => s.opened);
+  }
+
   /** The device is not live yet: reset, and DRIVER_OK not set since (VIRTIO §3.1.1). Whether that
    *  matters (legacy drivers may start earlier, §3.1.2) is the rule's call, made once at the end. */
   private beforeDriverOk(d: Device): boolean {
@@ -446,23 +467,14 @@ export class Platform {
       this.observe('vq.out-of-order', d.vm, d.id, [overtook.pop, c.fill], `chain ${c.elem} completed while ${overtook.elem}, taken before it at line ${overtook.pop.src?.line ?? '?'}, was still in flight (VIRTIO_F_IN_ORDER negotiated)`);
     }
     // §2.7.8.2: len is at most what the device wrote, starting at the first device-writable buffer
-    const lenChecked = () => {
-      d.lenChecked.n++;
-      d.lenChecked.first ??= c.fill;
-    };
-    if (c.in_num === 0) lenChecked();
+    if (c.in_num === 0) lenChecked(d, c.fill);
     if (c.len > 0 && c.in_num === 0) {
       this.observe('vq.len-past-written', d.vm, d.id, [c.pop, c.fill], `used length ${c.len} for chain ${c.elem}, which has no device-writable buffer`);
     }
     const type = d.typeFromShapesOnly() ? undefined : d.type()?.id;
-    if (type === DEVICE_ID.rng) {
-      const pushed = d.rng.lastPush;
-      d.rng.lastPush = undefined;
-      if (pushed !== undefined && c.in_num > 0) lenChecked();
-      if (pushed !== undefined && c.len > pushed) this.observe('vq.len-past-written', d.vm, d.id, [c.fill], `used length ${c.len} for an entropy request answered with ${pushed} bytes`);
-    }
+    if (type === DEVICE_ID.rng && c.in_num > 0) d.rng.lastFill = { len: c.len, ref: c.fill };
     if (type !== DEVICE_ID.blk) return;
-    if (c.op === 'read' && c.nsectors !== undefined) lenChecked();
+    if (c.op === 'read' && c.nsectors !== undefined) lenChecked(d, c.fill);
     if (c.op === 'read' && c.nsectors !== undefined && c.len > c.nsectors * 512 + 1) {
       this.observe('vq.len-past-written', d.vm, d.id, [...(c.submit ? [c.submit] : []), c.fill], `used length ${c.len} for a read of ${c.nsectors} sectors (at most ${c.nsectors * 512 + 1} bytes with the status byte)`);
     }
@@ -510,7 +522,7 @@ export class Platform {
   private resetDevice(v: VmModel, d: Device, _ref: Ref): void {
     d.mmio?.reset();
     d.console.ports.clear();
-    d.rng.lastPush = undefined;
+    d.rng.lastFill = undefined;
     for (const q of d.queues.values()) {
       const { dropped, pending } = q.reset();
       for (const c of pending) this.emitSpan(v, c);

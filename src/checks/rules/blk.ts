@@ -121,7 +121,7 @@ export const readOnlyWrites = defineRule({
   deviceTypes: [DEVICE_ID.blk],
   evaluate(ctx, d) {
     return failOnObservations(ctx, d!, ['blk.write-on-ro'], () => {
-      const ro = d!.negotiated(BLK_F.RO);
+      const ro = d!.everNegotiated(BLK_F.RO);
       if (ro === undefined) return { verdict: 'NOT-OBSERVED', message: 'the trace does not show whether VIRTIO_BLK_F_RO was negotiated' };
       if (!ro) return { verdict: 'NOT-APPLICABLE', message: 'VIRTIO_BLK_F_RO (bit 5) was not negotiated: the device is writable' };
       const w = d!.roWrites;

@@ -109,6 +109,16 @@ export const version1 = defineRule({
   scope: 'device',
   evaluate(ctx, d) {
     const o = judgeOfferedFeature(d!, F_VERSION_1, ctx.assumeDriver);
+    const notify = d!.modernNotify;
+    if (o.verdict === 'NOT-OBSERVED' && notify) {
+      // QEMU logs virtio_pci_notify_write only for the modern interface's notify capability (§4.1.4.4)
+      return {
+        verdict: 'PASS',
+        message: 'the driver notifies the device through the notify capability of the modern virtio-pci interface, which only a VIRTIO 1.x device has (§4.1.4.4); the feature words are not in the log',
+        evidence: [notify],
+        inferred: ['VERSION_1 offered: the modern virtio-pci interface is in use (QEMU logs virtio_pci_notify_write only for its notify capability)'],
+      };
+    }
     const legacy = d!.mmio?.version === 1 ? d!.mmio.versionEvidence : undefined;
     if (o.verdict !== 'FAIL' || !legacy) return o;
     return {

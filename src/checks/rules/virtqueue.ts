@@ -146,7 +146,7 @@ export const inOrder = defineRule({
   scope: 'device',
   evaluate(ctx, d) {
     return failOnObservations(ctx, d!, ['vq.out-of-order'], () => {
-      const n = d!.negotiated(F_IN_ORDER);
+      const n = d!.everNegotiated(F_IN_ORDER);
       if (n === undefined) return { verdict: 'NOT-OBSERVED', message: 'the trace does not show the negotiated features: whether VIRTIO_F_IN_ORDER binds the device is unknown' };
       if (!n) return { verdict: 'NOT-APPLICABLE', message: 'VIRTIO_F_IN_ORDER (bit 35) was not negotiated: the device may complete chains in any order' };
       const done = completedChains(d!);

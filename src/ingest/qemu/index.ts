@@ -41,7 +41,7 @@ const PREFIXED = /^\d+@\d+\.\d+:[a-z_][a-z0-9_]*( |$)/;
  * (`[    1.234567] virtio_blk virtio0: ...`) and shell prompts. They are skipped and counted.
  */
 const FOREIGN = [
-  /^\[[RSI] \+\d+(\.\d+)?\] /,
+  /^\[[RSI] \+?\d+(\.\d+)?\] /,
   /^(OK|FAIL|ERR)\b/,
   /^[\w.+-]+: (error|warning|info|note|fatal|debug)\b/i,
   /^qemu(-system)?-[\w-]+: /,
