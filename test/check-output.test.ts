@@ -143,6 +143,22 @@ describe('check output', () => {
     expect(existsSync(join(dir, 'missing'))).toBe(false);
   });
 
+  it('a store written by another schema version: exit 2, the store named', async () => {
+    const dir = tempDir();
+    const db = join(dir, 'old.duckdb');
+    expect(avpscope(dir, 'ingest', MICROVM_MODERN, '--db', db).code).toBe(0);
+    // what an avpscope of schema 1 left: the same tables, an older version in meta
+    const { DuckDBInstance } = await import('@duckdb/node-api');
+    const inst = await DuckDBInstance.create(db);
+    const conn = await inst.connect();
+    await conn.run("UPDATE meta SET value = '1' WHERE key = 'schema_version'");
+    conn.closeSync();
+    inst.closeSync();
+    const r = avpscope(dir, 'check', db);
+    expect(r.code).toBe(2);
+    expect(r.err).toBe(`avpscope: ${db}: the store was written by another avpscope version (schema 1, this one reads 2): ingest the traces again\n`);
+  });
+
   it('avpscope rules: the catalogue with target, level, source, devices and events needed', () => {
     const text = avpscope(cwd, 'rules');
     expect(text.code).toBe(0);

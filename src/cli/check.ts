@@ -1,6 +1,7 @@
 import { Option, type Command } from 'commander';
 import { reportJunit, reportSarif } from '../api/report-ci.ts';
 import { failsCheck, loadReport, reportJson, reportText, type FailOn, type Report } from '../api/report.ts';
+import { InputError } from '../ingest/errors.ts';
 import { EXIT, inputOptions, withInputs } from './main.ts';
 import { writeWhole } from './output.ts';
 
@@ -35,7 +36,10 @@ export function registerCheck(program: Command): void {
     )
     .action((inputs: string[], o) =>
       withInputs(inputs, o, async (opened) => {
-        const report = await loadReport(opened.store.conn);
+        // a store from another avpscope version is named by its path
+        const report = await loadReport(opened.store.conn).catch((e: unknown) => {
+          throw e instanceof InputError && e.file === undefined && opened.dbPath ? new InputError(e.message, opened.dbPath) : e;
+        });
         const format = o.format as CheckFormat;
         // files first: a report that cannot be written is an error before anything is printed
         for (const f of (o.output as string[] | undefined) ?? []) writeWhole(f, render(report, checkFormatForFile(f), o.evidence, false));

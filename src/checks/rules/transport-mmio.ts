@@ -105,6 +105,7 @@ export const queueReady = defineRule({
   evaluate(ctx, d) {
     return failOnObservations(ctx, d!, ['mmio.queue-not-ready'], () => {
       const m = d!.mmio;
+      if (m?.version === 1) return { verdict: 'NOT-APPLICABLE', message: 'legacy virtio-mmio (version 1) has no QueueReady register (§4.2.4): the driver gives a queue its QueuePFN instead' };
       if (m?.version !== 2) return { verdict: 'NOT-OBSERVED', message: 'QueueReady is a register of virtio-mmio version 2, and this device is not seen driven through it' };
       const used = [...d!.queues.values()].filter((q) => q.pops > 0 && q.index !== undefined && m.queues.get(q.index)?.readyRef !== undefined);
       if (used.length === 0) return { verdict: 'NOT-OBSERVED', message: 'no chain taken from a queue whose QueueReady write the trace shows' };
