@@ -40,7 +40,7 @@ export interface Run {
 
 /** "traces/qemu-7.2/microvm-modern.trace.gz" -> "microvm-modern" */
 export function defaultVmName(file: string): string {
-  return basename(file).replace(/(\.(gz|trace|log|txt|jsonl|json|ftrace|qemu|guest-ftrace))+$/i, '') || 'vm';
+  return basename(file).replace(/(\.(gz|trace|log|txt|jsonl|json|ftrace|qemu|guest-ftrace|dtb|console|guest|interrupts|virtio_devices|dmesg))+$/i, '') || 'vm';
 }
 
 export async function openSources(opts: Pick<RunOptions, 'files' | 'vms' | 'format'> & { keepRaw?: boolean }, stats: Stats): Promise<OpenedSource[]> {
@@ -60,6 +60,7 @@ export async function run(opts: RunOptions): Promise<Run> {
   const sources = await openSources({ ...opts, vms: plan?.vms ?? opts.vms }, stats);
   const alignments = plan?.alignments ?? [];
   const platform = new Platform(stats, opts.onSpan);
+  for (const s of sources) platform.evidence.noteSource(s.info.vm, s.info.format);
   const attributor = new Attributor(stats);
   const infos = sources.map((s) => s.info);
   const runs = (opts.analyses?.list ?? []).map((a) => a.start({ platform, stats, sources: infos, alignments }, opts.analyses!.sink));

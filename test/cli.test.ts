@@ -59,7 +59,7 @@ describe('avpscope command line', () => {
   });
 
   it('--help on every command', () => {
-    for (const cmd of [[], ['check'], ['ingest'], ['perf'], ['perf', 'blk'], ['perf', 'xlayer'], ['perf', 'gpu'], ['perf', 'audio'], ['convert'], ['align'], ['gate']]) {
+    for (const cmd of [[], ['check'], ['ingest'], ['perf'], ['perf', 'blk'], ['perf', 'xlayer'], ['perf', 'gpu'], ['perf', 'audio'], ['convert'], ['align'], ['gate'], ['schema'], ['simulate']]) {
       const r = avpscope(...cmd, '--help');
       expect(r.code, cmd.join(' ')).toBe(0);
       expect(r.out).toMatch(/^Usage: avpscope/);

@@ -111,6 +111,8 @@ export async function planClocks(sources: OpenedSource[], explicitVms: (string |
   for (const [i, g] of sides.entries()) {
     if (g.view !== 'guest') continue;
     if (!hostVms.has(g.vm) && hostVms.size === 1 && explicitVms[i] === undefined) vms[i] = [...hostVms][0]!;
+    // guest evidence without a clock (sysfs, /proc/interrupts, the boot log) joins its VM, unaligned
+    if (!sources[i]!.info.timed) continue;
     const hosts = sides.filter((s) => s.view === 'host' && s.vm === vms[i]);
     if (hosts.length === 0) {
       alignments.push({ vm: vms[i]!, guestFile: g.file, hostFiles: [], alignment: unavailable(g, `no host trace of VM ${vms[i]} to align with`) });

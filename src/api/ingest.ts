@@ -6,7 +6,9 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { attachRawLines } from '../checks/evidence.ts';
 import { ANALYSES } from '../analyses/registry.ts';
+import type { Profile } from '../checks/rule.ts';
 import { runChecks } from '../checks/runner.ts';
+import { readManifest } from '../ingest/manifest.ts';
 import { InputError } from '../ingest/errors.ts';
 import { STAT_DECLARATIONS } from '../ingest/stats.ts';
 import { COMMON_FIELDS, Event } from '../model/events.ts';
@@ -28,6 +30,9 @@ export interface IngestOptions {
   /** database file, or ':memory:' */
   db: string;
   assumeDriver?: AssumedDriver;
+  /** the platform manifest (YAML or JSON) for what no trace shows */
+  manifest?: string;
+  profile?: Profile;
   /** bad input counters of severity error/data-loss make the ingest fail */
   strict?: boolean;
   /** who writes a store file: its worker thread, this thread (the plain reference path), or by input size (default) */
@@ -143,6 +148,8 @@ function fileSize(f: string): number {
 
 export async function ingest(opts: IngestOptions): Promise<Ingested> {
   const t0 = performance.now();
+  // a bad manifest is the user's error, found before any work
+  const manifest = opts.manifest !== undefined ? readManifest(opts.manifest) : undefined;
   let inStore = 0;
   const bytes = opts.files.reduce((n, f) => n + fileSize(f), 0);
   const where = opts.storeThread ?? 'auto';
@@ -187,7 +194,7 @@ export async function ingest(opts: IngestOptions): Promise<Ingested> {
     }
     const tRun = performance.now();
     opts.onProgress?.({ stage: 'judging', events: seq });
-    const findings = runChecks(r.platform, { assumeDriver: opts.assumeDriver });
+    const findings = runChecks(r.platform, { assumeDriver: opts.assumeDriver, manifest, profile: opts.profile });
     await attachRawLines(findings.flatMap((f) => f.evidence));
     const tChecks = performance.now();
 
@@ -197,6 +204,8 @@ export async function ingest(opts: IngestOptions): Promise<Ingested> {
       { key: 'created', value: new Date().toISOString() },
       { key: 'origin_ns', value: r.originNs.toString() },
       { key: 'assume_driver', value: opts.assumeDriver ?? 'linux' },
+      { key: 'manifest', value: opts.manifest ?? '' },
+      { key: 'profile', value: opts.profile ?? 'development' },
     ]);
     await store.rows(
       TRACES,

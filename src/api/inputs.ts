@@ -7,6 +7,7 @@ import { accessSync, constants, createReadStream, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { InputError } from '../ingest/errors.ts';
 import { isStream, readHead } from '../ingest/lines.ts';
+import type { Profile } from '../checks/rule.ts';
 import type { AssumedDriver } from '../model/features.ts';
 import { defaultVmName } from '../pipeline.ts';
 import { looksLikeDuckDb, MEMORY, openStore, type StoreHandle } from '../perf/store.ts';
@@ -20,6 +21,8 @@ export interface InputOptions {
   strict?: boolean;
   assumeDriver?: AssumedDriver;
   onProgress?: (p: IngestProgress) => void;
+  manifest?: string;
+  profile?: Profile;
 }
 
 export interface Opened {
@@ -118,6 +121,8 @@ export async function openInputs(inputs: string[], opts: InputOptions): Promise<
     strict: opts.strict,
     assumeDriver: opts.assumeDriver,
     onProgress: opts.onProgress,
+    manifest: opts.manifest,
+    profile: opts.profile,
   });
   return { store: r.store, dbPath: db === MEMORY ? null : db, ingested: true, timings: r.timings, swept: r.swept };
 }

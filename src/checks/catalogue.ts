@@ -11,6 +11,12 @@ import * as sound from './rules/sound.ts';
 import * as mmio from './rules/transport-mmio.ts';
 import * as virtqueue from './rules/virtqueue.ts';
 import * as xlayer from './rules/xlayer.ts';
+import * as armFirmware from './rules/arm-firmware.ts';
+import * as consolePolicy from './rules/console-policy.ts';
+import * as firmware from './rules/firmware.ts';
+import * as gpu from './rules/gpu.ts';
+import * as virtioDevices from './rules/virtio-devices.ts';
+import * as watchdog from './rules/watchdog.ts';
 import type { Rule } from './rule.ts';
 
 export const CATALOGUE: readonly Rule[] = [
@@ -50,6 +56,45 @@ export const CATALOGUE: readonly Rule[] = [
   consoleRules.portAddRemove,
   consoleRules.avps46,
   sound.chmapInfo,
+  // AVPS requirements beyond the device chapters above: every id of AVPS 2.0 has a rule
+  firmware.avps1,
+  firmware.avps2,
+  firmware.avps3,
+  virtioDevices.avps9,
+  virtioDevices.avps14,
+  virtioDevices.avps15,
+  virtioDevices.avps16,
+  gpu.avps17,
+  gpu.avps18,
+  gpu.avps19,
+  gpu.avps20,
+  gpu.avps21,
+  gpu.avps22,
+  gpu.avps23,
+  gpu.avps24,
+  gpu.avps25,
+  gpu.avps26,
+  gpu.avps27,
+  gpu.avps28,
+  gpu.avps29,
+  virtioDevices.avps30,
+  virtioDevices.avps31,
+  virtioDevices.avps32,
+  virtioDevices.avps33,
+  virtioDevices.avps34,
+  watchdog.avps35,
+  armFirmware.avps36,
+  virtioDevices.avps37,
+  firmware.avps38,
+  armFirmware.avps39,
+  firmware.avps42,
+  virtioDevices.avps43,
+  virtioDevices.avps44,
+  virtioDevices.avps45,
+  consolePolicy.avps47,
+  consolePolicy.avps48,
+  virtioDevices.avps49,
+  virtioDevices.avps50,
   xlayer.requestSeenThrough,
   xlayer.interruptSent,
 ];

@@ -7,6 +7,7 @@ import type { EventKind } from '../model/events.ts';
 import type { AssumedDriver } from '../model/features.ts';
 import type { Observation, Ref } from '../model/observations.ts';
 import type { Platform } from '../model/platform.ts';
+import type { Manifest } from '../ingest/manifest.ts';
 
 /**
  * NOT-APPLICABLE: the requirement does not bind this platform (its condition is not met), said
@@ -56,7 +57,13 @@ export interface RuleContext {
   devices: Device[];
   observations: Observation[];
   assumeDriver: AssumedDriver;
+  /** the integrator's platform manifest, when given: DECLARED verdicts come from it */
+  manifest?: Manifest;
+  /** `production`: a console present in the trace FAILs AVPS-v2.0-48 */
+  profile?: Profile;
 }
+
+export type Profile = 'development' | 'production';
 
 export interface Rule {
   id: string;

@@ -8,8 +8,9 @@ import type { AssumedDriver } from '../model/features.ts';
 import type { Ref } from '../model/observations.ts';
 import type { Platform } from '../model/platform.ts';
 import { CATALOGUE } from './catalogue.ts';
+import type { Manifest } from '../ingest/manifest.ts';
 import { rollUpOutcome, type Part } from './rollup.ts';
-import type { Level, Outcome, Rule, RuleContext, Target, Verdict } from './rule.ts';
+import type { Level, Outcome, Profile, Rule, RuleContext, Target, Verdict } from './rule.ts';
 
 export interface Finding {
   rule: string;
@@ -35,6 +36,8 @@ export interface Finding {
 export interface CheckOptions {
   assumeDriver?: AssumedDriver;
   rules?: readonly Rule[];
+  manifest?: Manifest;
+  profile?: Profile;
 }
 
 /** Devices a rule can say something about: virtio devices the driver or device did anything with. */
@@ -79,11 +82,16 @@ export function runChecks(platform: Platform, opts: CheckOptions = {}): Finding[
   for (const vm of platform.vms.values()) {
     const devices = [...vm.devices.values()].filter(judged);
     const observations = platform.observations.filter((o) => o.vm === vm.name);
-    const ctx: RuleContext = { platform, vm: vm.name, devices, observations, assumeDriver };
+    const ctx: RuleContext = { platform, vm: vm.name, devices, observations, assumeDriver, manifest: opts.manifest, profile: opts.profile };
     /** per device, what the statements a roll-up may collect said */
     const parts = new Map<Device, Part[]>();
     const found: { order: number; finding: Finding }[] = [];
     const judge = (rule: Rule, d: Device): Outcome => {
+      const o = judgeDevice(rule, d);
+      // a type or features the guest's sysfs settled rest on joining its device to this one
+      return d.guestJoin && rule.deviceTypes ? { ...o, inferred: [...(o.inferred ?? []), d.guestJoin.how] } : o;
+    };
+    const judgeDevice = (rule: Rule, d: Device): Outcome => {
       // a device of a guessed type is as good as absent: what the rule says of a VM without one holds
       const gated = typeGate(rule, d);
       if (gated) return rule.absent?.(ctx) ?? gated;

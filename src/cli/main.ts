@@ -16,6 +16,8 @@ import { registerGate } from './gate.ts';
 import { registerIngest } from './ingest.ts';
 import { registerPerf } from './perf/index.ts';
 import { progressDisplay } from './progress.ts';
+import { registerSchema } from './schema.ts';
+import { registerSimulate } from './simulate.ts';
 import { registerRules } from './rules.ts';
 import { removeOwned } from '../io/temp-files.ts';
 
@@ -49,7 +51,9 @@ export function inputOptions(cmd: Command): Command {
     .option('--strict', 'fail (exit 2) on any bad line instead of counting it')
     .addOption(
       new Option('--assume-driver <driver>', 'driver behaviour assumed when judging offered features').choices(['linux', 'none']).default('linux'),
-    );
+    )
+    .option('--manifest <file>', 'platform manifest (YAML or JSON) declaring what no trace shows: DECLARED verdicts')
+    .addOption(new Option('--profile <name>', 'production: a console present in the trace FAILs AVPS-v2.0-48').choices(['development', 'production']).default('development'));
 }
 
 /** Opens the inputs a command got (ingesting traces, or opening a store), runs `fn`, closes. */
@@ -61,6 +65,8 @@ export async function withInputs(inputs: string[], o: Record<string, unknown>, f
     format: o.inputFormat as string | undefined,
     strict: o.strict as boolean | undefined,
     assumeDriver: o.assumeDriver as 'linux' | 'none' | undefined,
+    manifest: o.manifest as string | undefined,
+    profile: o.profile as 'development' | 'production' | undefined,
     onProgress: progress?.update,
   }).finally(() => progress?.done());
   if (opened.swept.length > 0) process.stderr.write(`avpscope: removed ${opened.swept.length} temporary file(s) left by a killed avpscope run: ${opened.swept.join(', ')}\n`);
@@ -83,6 +89,8 @@ export function buildProgram(): Command {
   registerConvert(program);
   registerAlign(program);
   registerGate(program);
+  registerSchema(program);
+  registerSimulate(program);
   registerRules(program);
   registerExplore(program);
   registerReport(program);

@@ -3,11 +3,19 @@ import type { Adapter } from './adapter.ts';
 import { arrowAdapter } from './arrow/index.ts';
 import { InputError } from './errors.ts';
 import { jsonlAdapter } from './jsonl/index.ts';
+import { dtbAdapter } from './dtb/index.ts';
+import { bootLogAdapter } from './guest/boot-log.ts';
+import { guestInterruptsAdapter } from './guest/interrupts.ts';
+import { guestVirtioDevicesAdapter } from './guest/virtio-devices.ts';
 import { ftraceAdapter } from './ftrace/index.ts';
 import { readHead } from './lines.ts';
 import { qemuLogAdapter } from './qemu/index.ts';
 
-export const ADAPTERS: readonly Adapter[] = [arrowAdapter, jsonlAdapter, qemuLogAdapter, ftraceAdapter];
+export const ADAPTERS: readonly Adapter[] = [
+  arrowAdapter, jsonlAdapter, qemuLogAdapter, ftraceAdapter,
+  // guest and platform evidence; the free-text boot log is asked last
+  dtbAdapter, guestVirtioDevicesAdapter, guestInterruptsAdapter, bootLogAdapter,
+];
 
 export async function detectFormat(file: string, forced?: string): Promise<Adapter> {
   if (forced !== undefined) {
@@ -17,6 +25,7 @@ export async function detectFormat(file: string, forced?: string): Promise<Adapt
   }
   const head = await readHead(file);
   if (arrowAdapter.sniff('', head)) return arrowAdapter;
+  if (dtbAdapter.sniff('', head)) return dtbAdapter;
   if (head.includes(0)) throw new InputError('binary data, not a trace avpscope can read', file);
   const text = head.toString('utf8');
   const a = ADAPTERS.find((x) => x.sniff(text, head));

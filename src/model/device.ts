@@ -65,6 +65,8 @@ export class Device {
   readonly queues = new Map<number, QueueState>();
   readonly shapes = new Map<number, QueueShapes>();
   readonly claims: TypeClaim[] = [];
+  /** the guest's virtioN this device is joined to, and how (guest-join.ts) */
+  guestJoin?: { dev: string; how: string };
   readonly msixNames = new Set<string>();
   /** the feature bits the device offers, where the trace shows them (QEMU logs them for virtio-sound) */
   offered?: { bits: bigint; ref: Ref };

@@ -50,6 +50,8 @@ export const DeviceEvent = ev('device', {
   device_id: nat.optional(),
   name: z.string().optional(),
   transport: z.enum(['mmio', 'pci', 'ccw', 'other']).optional(),
+  /** the guest driver bound to it (guest sysfs `driver` link), when the source says */
+  driver: z.string().optional(),
   /** false: a device that is not a virtio device (an emulated NIC such as QEMU's e1000); `dev` is then absent */
   virtio: z.boolean().optional(),
   /** what the device is for, where the source says (a NIC's events say `network`) */
@@ -60,6 +62,8 @@ export const DeviceEvent = ev('device', {
    * device whose status it set last (`setup`).
    */
   context: z.enum(['chain', 'setup']).optional(),
+  /** virtio-gpu: whether the device offers VIRTIO_GPU_F_VIRGL, where the source says (QEMU: virtio_gpu_features) */
+  virgl: z.boolean().optional(),
 });
 
 // ---- transport level --------------------------------------------------------------------------
@@ -179,6 +183,8 @@ export const GpuCmd = ev('gpu.cmd', {
   x: nat.optional(),
   y: nat.optional(),
 });
+/** The GPU device's feature flags as the VMM logs them when the driver reads them (QEMU: `virtio_gpu_features virgl N`). */
+export const GpuFeatures = ev('gpu.features', { virgl: z.boolean(), edid: z.boolean().optional() });
 
 // ---- virtio-sound --------------------------------------------------------------------------------
 /** The body of a PCM_SET_PARAMS request (virtio_snd_pcm_set_params, VIRTIO §5.14.6.6), as richer VMMs log it. */
@@ -239,12 +245,58 @@ export const NetPacket = ev('net.packet', { dir: z.enum(['tx', 'rx']), ifname: z
 /** A free-text marker the guest wrote (trace_marker), e.g. a workload step. */
 export const Mark = ev('mark', { text: z.string() });
 
+// ---- guest and platform evidence (sysfs, /proc/interrupts, the boot log, the device tree) ------------
+/** One line of the guest's /proc/interrupts: interrupt, total count over CPUs, controller and name. */
+export const IrqCount = ev('irq.count', { irq: z.string(), count: nat, chip: z.string().optional(), name: z.string().optional() });
+/** What a boot log line says, by topic (the guest console or dmesg); `version` where the line gives one. */
+export const BootTopic = z.enum(['firmware', 'psci', 'scmi', 'efi', 'kaslr', 'watchdog', 'optee', 'console', 'gpu', 'vsock', 'iommu', 'fs', 'rpmb', 'crypto']);
+export type BootTopic = z.infer<typeof BootTopic>;
+export const BootLog = ev('boot.log', { topic: BootTopic, text: z.string(), version: z.string().optional() });
+/** A device tree property value: a string list, 32-bit cells, or bytes as hex (`0x...`, or `""` for none). */
+export const DtValue = z.union([z.array(z.string()), z.array(nat), z.string()]);
+/** One node of the platform's device tree (a DTB), with its properties. */
+export const DtNode = ev('dt.node', { path: z.string(), props: z.record(z.string(), DtValue) });
+
+// ---- devices QEMU here cannot show: what a richer VMM logs ------------------------------------------
+/** A virtio-vsock packet (VIRTIO §5.10.6): op is VIRTIO_VSOCK_OP_*; type 1 = stream, 2 = seqpacket. */
+export const VsockPkt = ev('vsock.pkt', {
+  dir: z.enum(['tx', 'rx']), op: nat, type: nat.optional(),
+  src_cid: nat, dst_cid: nat, src_port: nat, dst_port: nat, len: nat,
+});
+/** A virtio-iommu request (VIRTIO §5.13.6): type is VIRTIO_IOMMU_T_*, status VIRTIO_IOMMU_S_*; addresses as hex. */
+export const IommuReq = ev('iommu.req', {
+  type: nat, status: nat, domain: nat.optional(), endpoint: nat.optional(),
+  virt_start: hexBits.optional(), virt_end: hexBits.optional(), phys_start: hexBits.optional(),
+});
+/** A virtio-fs (FUSE) request answered: opcode FUSE_*, error 0 or -errno. */
+export const FsReq = ev('fs.req', { opcode: nat, unique: nat.optional(), error: int });
+/** A virtio-rpmb request (VIRTIO §5.12.6): req_type VIRTIO_RPMB_REQ_*, result VIRTIO_RPMB_RES_*. */
+export const RpmbReq = ev('rpmb.req', { req_type: nat, result: nat, address: nat.optional(), blocks: nat.optional() });
+/** A virtio-crypto request (VIRTIO §5.9.7): opcode VIRTIO_CRYPTO_*, status VIRTIO_CRYPTO_OK (0) or an error. */
+export const CryptoReq = ev('crypto.req', { opcode: nat, status: nat, session: nat.optional() });
+/** An access to the SBSA generic watchdog's frames (refresh: WRR at 0x0; control: WCS 0x0, WOR 0x8, WCV 0x10). */
+export const WdtAccess = ev('wdt.access', {
+  frame: z.enum(['refresh', 'control']), offset: nat, dir: z.enum(['read', 'write']), value: nat.optional(),
+  /** the system counter's frequency, which WOR counts (CNTFRQ); 1 GHz when absent */
+  counter_hz: nat.optional(),
+});
+/** The watchdog raised WS0 (its interrupt) or WS1 (the system reset it asks for). */
+export const WdtSignal = ev('wdt.signal', { signal: z.enum(['ws0', 'ws1']) });
+/** A PSCI call the guest made (HVC or SMC): function id, return code (0 = SUCCESS, negative = error or a version). */
+export const PsciCall = ev('psci.call', { fn: nat, ret: int, conduit: z.enum(['hvc', 'smc']).optional() });
+/** An SCMI message answered (Arm DEN0056): protocol (0x15 = sensors), message id, status (0 = SUCCESS). */
+export const ScmiMsg = ev('scmi.msg', {
+  protocol: nat, message: nat, status: int, version: z.string().optional(), sensor: nat.optional(), value: z.number().optional(),
+});
+
 export const Event = z.discriminatedUnion('kind', [
   DeviceEvent, MmioRead, MmioWrite, QueueSizeMax, IrqLine, PciMsix, PciNotify, Status, Features,
   NotifyAvail, NotifyUsed, VqPop, VqFill, VqFlush, VqAdd, VqGetBuf,
   BlkSubmit, BlkBackend, BlkComplete, RngRequest, RngPush, ConsoleControl, ConsoleData,
-  GpuCmd, SndControl, SndConfig, SndXfer, AudioTimer,
+  GpuCmd, GpuFeatures, SndControl, SndConfig, SndXfer, AudioTimer,
   BlockRq, IrqHandler, NetPacket, Mark,
+  IrqCount, BootLog, DtNode,
+  VsockPkt, IommuReq, FsReq, RpmbReq, CryptoReq, WdtAccess, WdtSignal, PsciCall, ScmiMsg,
 ]);
 export type Event = z.infer<typeof Event>;
 export type EventKind = Event['kind'];

@@ -13,6 +13,8 @@ import { featureName, F_IN_ORDER, F_RING_PACKED } from './features.ts';
 import { gpuCodeName } from './devices/gpu-codes.ts';
 import { OBSERVATION_CODES, refOf, type Observation, type ObservationCode, type Ref } from './observations.ts';
 import type { Span } from './spans.ts';
+import { Evidence } from './evidence.ts';
+import { joinGuestDevices } from './guest-join.ts';
 import { MmioState } from './transport/mmio.ts';
 import type { Chain, ChainHooks, Completed } from './virtqueue/chain.ts';
 import { QueueState } from './virtqueue/queue.ts';
@@ -60,6 +62,8 @@ class VmModel {
 export class Platform {
   readonly vms = new Map<string, VmModel>();
   readonly observations: Observation[] = [];
+  /** the guest's own evidence, the device tree, and devices only a richer VMM logs (evidence.ts) */
+  readonly evidence = new Evidence();
   /** events per kind, for the report */
   private readonly chainHooks: ChainHooks[] = [];
 
@@ -125,6 +129,10 @@ export class Platform {
   }
 
   replay(e: Event): void {
+    if (this.evidence.take(e)) {
+      this.vm(e.vm ?? '');
+      return;
+    }
     // the device model is the hypervisor's side; the guest's view is for the analyses that pair both
     if (e.view === 'guest') return;
     const vmName = e.vm ?? '';
@@ -577,6 +585,8 @@ export class Platform {
 
   /** End of the trace: publish what is held, judge what is still in flight and the chains' shapes. */
   finish(): void {
+    this.evidence.finish();
+    for (const v of this.vms.values()) joinGuestDevices(v.name, v.devices.values(), this.evidence.vm(v.name));
     for (const d of this.allDevices()) this.checkShapes(d);
     for (const v of this.vms.values()) {
       for (const q of v.queues.values()) {

@@ -170,8 +170,8 @@ export const QEMU_EVENTS: Record<string, QemuEventSpec> = {
   virtio_console_chr_event: { decl: ['virtio_console_chr_event(unsigned int port, int event) "port %u, event %d"'], map: null },
 
   // ---- virtio-gpu (hw/display/trace-events): commands as the device processes them; no vdev
-  // logged when features are set: at realize and while the driver negotiates them
-  virtio_gpu_features: { decl: ['virtio_gpu_features(bool virgl) "virgl %d"'], map: () => names(DEVICE_ID.gpu, 'virtio-gpu', 'setup') },
+  // logged when features are set: at realize and while the driver negotiates them; virgl is the device's offer
+  virtio_gpu_features: { decl: ['virtio_gpu_features(bool virgl) "virgl %d"'], map: (a) => ({ ...names(DEVICE_ID.gpu, 'virtio-gpu', 'setup'), virgl: n(a.virgl) !== 0 }) as Fields },
   virtio_gpu_cmd_get_display_info: { decl: ['virtio_gpu_cmd_get_display_info(void) ""'], map: gpu(GPU_CMD.GET_DISPLAY_INFO) },
   virtio_gpu_cmd_get_edid: {
     decl: ['virtio_gpu_cmd_get_edid(uint32_t scanout) "scanout %d"'],
