@@ -24,7 +24,8 @@ function avpscope(args: string[], opts: { input?: string | Buffer; cwd?: string;
   expect(r.status === null ? r.signal : r.status).toSatisfy((c) => [0, 1, 2].includes(c as number));
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
-const GOOD_SUMMARY = /Summary: 49 PASS, 0 FAIL, 0 NOT-OBSERVED/;
+/** The summary line `check` prints for a report. */
+const summary = (out: string) => /^Summary: .*$/m.exec(out)?.[0];
 
 /** A store avpscope wrote, to be protected or replaced. */
 function aStore(dir: string, name = 'run.duckdb'): string {
@@ -183,13 +184,16 @@ describe('never overwrite what is not ours', { timeout: 240_000 }, () => {
 
 describe('inputs as users give them', { timeout: 240_000 }, () => {
   const gz = readFileSync(MICROVM_MODERN);
+  // what the same trace read as a file gets: a stream must get the same verdicts
+  let fromFile: string | undefined;
+  const GOOD_SUMMARY = () => (fromFile ??= summary(avpscope(['check', MICROVM_MODERN, '--no-db']).out)!);
 
   it("'-' reads standard input, gzip or plain, with the evidence lines", () => {
     for (const input of [gz, Buffer.from(lines(MICROVM_MODERN).join('\n') + '\n')]) {
       const r = avpscope(['check', '-'], { input });
       expect(r.code).toBe(0);
-      expect(r.out).toMatch(GOOD_SUMMARY);
-      expect(r.out).toMatch(/at -:4: 9908@1795565282\.451301:virtio_set_status vdev 0x555e3b8df0f0 val 0/);
+      expect(summary(r.out)).toBe(GOOD_SUMMARY());
+      expect(r.out).toMatch(/at -:114: 9910@1795565284\.500065:virtio_set_status vdev 0x555e3b8df0f0 val 15/);
     }
   });
 
@@ -197,12 +201,12 @@ describe('inputs as users give them', { timeout: 240_000 }, () => {
     const dir = tempDir();
     const sub = avpscope(['check', `<(zcat ${MICROVM_MODERN})`], { shell: true, cwd: dir });
     expect(sub.code).toBe(0);
-    expect(sub.out).toMatch(GOOD_SUMMARY);
+    expect(summary(sub.out)).toBe(GOOD_SUMMARY());
     const fifo = join(dir, 'trace.fifo');
     spawnSync('mkfifo', [fifo]);
     const viaFifo = avpscope(['check', fifo, '&', 'cat', MICROVM_MODERN, '>', fifo, ';', 'wait', '$!'], { shell: true, cwd: dir });
     expect(viaFifo.code).toBe(0);
-    expect(viaFifo.out).toMatch(GOOD_SUMMARY);
+    expect(summary(viaFifo.out)).toBe(GOOD_SUMMARY());
     // a guest trace and its host trace, both streamed: the clock alignment reads them twice
     const host = real('guest-ftrace/microvm-modern.qemu.trace.gz');
     const guest = real('guest-ftrace/microvm-modern.guest-ftrace.txt.gz');

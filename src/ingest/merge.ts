@@ -51,11 +51,14 @@ export async function* mergeSources(sources: OpenedSource[], opts: MergeOptions 
     await refill(c);
     cursors.push(c);
   }
-  const origins = sources.map((s) => s.info.originNs);
-  const runOrigin = origins.reduce((a, b) => (b < a ? b : a), origins[0] ?? 0n);
+  // files without a clock (a device list, a device tree) hold facts, not times: they stand at the
+  // run's origin and have no say in where it is
+  const timed = sources.filter((s) => s.info.timed).map((s) => s.info.originNs);
+  const runOrigin = timed.reduce((a, b) => (b < a ? b : a), timed[0] ?? 0n);
   cursors.forEach((c, i) => {
     const clock = opts.clock?.(i);
-    c.shift = Number(origins[i]! - runOrigin) + (clock?.offsetNs ?? 0);
+    const info = sources[i]!.info;
+    c.shift = info.timed ? Number(info.originNs - runOrigin) + (clock?.offsetNs ?? 0) : 0;
     c.drift = (clock?.driftPpm ?? 0) * 1e-6;
     c.refTs = clock?.refTs ?? 0;
   });
