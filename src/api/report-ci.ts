@@ -2,6 +2,7 @@
  * The check report in the formats CI systems read: SARIF 2.1.0 (code-scanning dashboards) and
  * JUnit XML (test reports). Both are views of the same Report the text and JSON show.
  */
+import { xml } from '../format.ts';
 import { isAbsolute } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type * as Sarif from 'sarif';
@@ -118,12 +119,6 @@ export function reportSarif(r: Report): string {
     ],
   };
   return JSON.stringify(log, null, 2) + '\n';
-}
-
-function xml(s: string): string {
-  // XML 1.0 admits no control characters besides tab, newline and carriage return
-  // eslint-disable-next-line no-control-regex
-  return s.replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, '').replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
 /** One test suite per target (device, platform, driver); a FAIL is a failure, a verdict not reached a skip. */

@@ -5,7 +5,7 @@ import { InputError } from '../ingest/errors.ts';
 import { Stats } from '../ingest/stats.ts';
 import { openSources } from '../pipeline.ts';
 import { ADAPTERS } from '../ingest/registry.ts';
-import { duration } from './format.ts';
+import { duration } from '../format.ts';
 
 const ppm = (v: number) => `${v >= 0 ? '+' : ''}${v.toFixed(2)} ppm`;
 const seconds = (ns: string) => `${ns.slice(0, -9)}.${ns.slice(-9)}`;

@@ -3,7 +3,7 @@ import { reportJunit, reportSarif } from '../api/report-ci.ts';
 import { failsCheck, loadReport, reportJson, reportText, type FailOn, type Report } from '../api/report.ts';
 import { InputError } from '../ingest/errors.ts';
 import { EXIT, inputOptions, withInputs } from './main.ts';
-import { writeWhole } from './output.ts';
+import { writeFileAtomic } from '../io/atomic-write.ts';
 
 type CheckFormat = 'text' | 'json' | 'sarif' | 'junit';
 
@@ -42,7 +42,7 @@ export function registerCheck(program: Command): void {
         });
         const format = o.format as CheckFormat;
         // files first: a report that cannot be written is an error before anything is printed
-        for (const f of (o.output as string[] | undefined) ?? []) writeWhole(f, render(report, checkFormatForFile(f), o.evidence, false));
+        for (const f of (o.output as string[] | undefined) ?? []) await writeFileAtomic(f, render(report, checkFormatForFile(f), o.evidence, false), inputs, 'check -o');
         process.stdout.write(render(report, format, o.evidence, format === 'text' && Boolean(process.stdout.isTTY)));
         if (format === 'text' && opened.ingested && opened.dbPath) process.stdout.write(`Store: ${opened.dbPath}\n`);
         process.exitCode = failsCheck(report.summary, o.failOn as FailOn) ? EXIT.FAIL : EXIT.OK;

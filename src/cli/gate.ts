@@ -6,7 +6,7 @@ import { formatForFile, formatGate, type GateFormat, type RunNames } from '../ga
 import { InputError } from '../ingest/errors.ts';
 import { checkOutputPath, writeFileAtomic } from '../io/atomic-write.ts';
 import { METRICS } from '../perf/metrics.ts';
-import { table } from './format.ts';
+import { table } from '../format.ts';
 import { EXIT, inputOptions, withInputs } from './main.ts';
 
 /** `10%` -> 0.1; a plain number is a fraction already. */

@@ -6,7 +6,7 @@
 import { statSync } from 'node:fs';
 import type { IngestProgress } from '../api/ingest.ts';
 import { bytesRead } from '../ingest/lines.ts';
-import { bytes } from './format.ts';
+import { bytes } from '../format.ts';
 
 export interface ProgressSink {
   isTTY?: boolean;

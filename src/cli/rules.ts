@@ -5,7 +5,7 @@ import { detectFormat } from '../ingest/registry.ts';
 import { CATALOGUE } from '../checks/catalogue.ts';
 import type { Rule } from '../checks/rule.ts';
 import { deviceTypeName } from '../model/device-types.ts';
-import { table } from './format.ts';
+import { table } from '../format.ts';
 
 function devices(r: Rule): string {
   if (r.scope === 'vm') return r.deviceTypes ? `VM (${r.deviceTypes.map(deviceTypeName).join(', ')})` : 'VM';

@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { writeFileAtomic } from '../io/atomic-write.ts';
 import type { Command } from 'commander';
 import { InputError } from '../ingest/errors.ts';
 import { toJsonl } from '../sim/build.ts';
@@ -16,7 +16,7 @@ export function registerSimulate(program: Command): void {
     .option('--fault <name>', 'break the run on purpose (each fault names the rule it makes FAIL)')
     .option('-o, --output <file>', 'write here instead of standard output')
     .option('--list', 'list the scenarios and their faults')
-    .action((name: string | undefined, o: { fault?: string; output?: string; list?: boolean }) => {
+    .action(async (name: string | undefined, o: { fault?: string; output?: string; list?: boolean }) => {
       if (o.list || name === undefined) {
         process.stdout.write(listing());
         return;
@@ -27,7 +27,7 @@ export function registerSimulate(program: Command): void {
         throw new InputError(`scenario ${name} has no fault '${o.fault}' (known: ${Object.keys(s.faults).join(', ')})`);
       }
       const text = toJsonl(s.name, s.build(o.fault));
-      if (o.output) writeFileSync(o.output, text);
+      if (o.output) await writeFileAtomic(o.output, text, [], 'simulate -o');
       else process.stdout.write(text);
     });
 }

@@ -1,5 +1,5 @@
 /** The gate's result as text (terminal), JSON, JUnit XML and Markdown (CI pages). */
-import { duration, table } from '../cli/format.ts';
+import { duration, table, xml } from '../format.ts';
 import type { Unit } from '../perf/metrics.ts';
 import type { BudgetResult, Comparison, GateResult, RowResult, Verdict } from './evaluate.ts';
 
@@ -133,10 +133,6 @@ export function gateJson(g: GateResult, names: RunNames): string {
     })),
   };
   return JSON.stringify(doc, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v), 2) + '\n';
-}
-
-function xml(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
 /** One test case per judged row (per budget when nothing was judged). */

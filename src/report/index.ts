@@ -3,10 +3,11 @@
  * chart as a PNG. The page is written to a temporary file beside the target and renamed over it,
  * so a failed report never leaves half a page.
  */
-import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { TOOL_VERSION } from '../api/ingest.ts';
 import { isDatabase, openInputs, type InputOptions, type Opened } from '../api/inputs.ts';
+import { writeFileAtomic } from '../io/atomic-write.ts';
 import { loadReport } from '../api/report.ts';
 import { defaultVmName } from '../pipeline.ts';
 import { svgsToPng } from './browser.ts';
@@ -48,17 +49,6 @@ async function openRuns(o: ReportOptions): Promise<{ name: string; opened: Opene
   return out;
 }
 
-function writeAtomically(file: string, text: string): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  try {
-    writeFileSync(tmp, text);
-    renameSync(tmp, file);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw e;
-  }
-}
-
 export async function writeReport(o: ReportOptions): Promise<Written> {
   const notebooks = loadNotebooks();
   const runs = await openRuns(o);
@@ -74,7 +64,7 @@ export async function writeReport(o: ReportOptions): Promise<Written> {
     for (const r of runs) r.opened.store.close();
   }
   const page = reportPage({ runs: reports, notebooks: drawn, tool: `avpscope ${TOOL_VERSION}`, created: new Date().toISOString() });
-  writeAtomically(o.out, page);
+  await writeFileAtomic(o.out, page, o.inputs, 'report -o');
   const charts = drawn.flatMap((d) => d.parts.flatMap((p) => (p.kind === 'chart' && p.chart.svg !== null ? [p.chart] : [])));
   const pngs: string[] = [];
   if (o.pngDir !== undefined) {

@@ -11,7 +11,7 @@ import {
   LATENCY_SOURCES, latencyGroups, latencyGroupsQuery, latencyHistogram, latencyHistogramQuery, latencyOverTime, latencyOverTimeQuery,
   showQuery, xruns, type LatencyDomain, type LatencyGroup, type XrunMark,
 } from '../api/explore.ts';
-import { duration } from '../cli/format.ts';
+import { duration } from '../format.ts';
 import { SqlView } from './sql-view.tsx';
 import { useListKeys } from './list.ts';
 import { bar, fit, right, seconds, sparkline, windowStart } from './text.ts';

@@ -1,7 +1,7 @@
 import { Option, type Command } from 'commander';
 import { basename } from 'node:path';
 import { audioPerf, type AudioPerf, type AudioXrunRow } from '../../perf/audio.ts';
-import { duration, table } from '../format.ts';
+import { duration, table } from '../../format.ts';
 import { inputOptions, withInputs } from '../main.ts';
 
 /** Seconds on the run clock: what the other times in the report are compared against. */

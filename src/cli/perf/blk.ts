@@ -2,7 +2,7 @@ import { Option, type Command } from 'commander';
 import { parseLimit } from '../../gate/budgets.ts';
 import { InputError } from '../../ingest/errors.ts';
 import { blkPerf, type BlkPerf } from '../../perf/blk.ts';
-import { bytes, duration, table } from '../format.ts';
+import { bytes, duration, table } from '../../format.ts';
 import { inputOptions, withInputs } from '../main.ts';
 
 function blkText(p: BlkPerf): string {

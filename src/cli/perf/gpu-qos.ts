@@ -1,6 +1,6 @@
 /** The text of `perf gpu`'s QoS part: per-VM latency, share, fairness, starvation, frame pacing, priority inversions. */
 import type { GpuQos, Side } from '../../perf/gpu-qos.ts';
-import { duration, table } from '../format.ts';
+import { duration, table } from '../../format.ts';
 
 const QUEUE = ['control', 'cursor'];
 const SIDE: Record<Side, string> = { host: 'QEMU', guest: 'guest' };

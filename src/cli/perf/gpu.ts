@@ -3,7 +3,7 @@ import { InputError } from '../../ingest/errors.ts';
 import { gpuPerf, type GpuPerf } from '../../perf/gpu.ts';
 import { DEFAULT_REFRESH_HZ, parsePriorities } from '../../perf/gpu-qos.ts';
 import { alignmentBrief } from '../align.ts';
-import { duration, table } from '../format.ts';
+import { duration, table } from '../../format.ts';
 import { inputOptions, withInputs } from '../main.ts';
 import { gpuQosText } from './gpu-qos.ts';
 

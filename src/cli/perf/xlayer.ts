@@ -3,7 +3,7 @@ import { basename } from 'node:path';
 import { LAYERS } from '../../analyses/xlayer/layers.ts';
 import { xlayerPerf, type XlayerPerf } from '../../perf/xlayer.ts';
 import { alignmentBrief } from '../align.ts';
-import { duration, table } from '../format.ts';
+import { duration, table } from '../../format.ts';
 import { inputOptions, withInputs } from '../main.ts';
 
 const OP_ORDER = ['read', 'write', 'flush', 'discard', 'secure_erase', 'other'];

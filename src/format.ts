@@ -1,4 +1,4 @@
-/** Small text helpers for the command line: durations and aligned tables. */
+/** Small text helpers every front end shares (CLI, gate reports, explorer): durations, sizes, aligned tables, XML text. */
 
 /** 1234567 ns -> "1.23 ms"; null -> "-". */
 export function duration(ns: number | null | undefined): string {
@@ -25,4 +25,9 @@ export function table(head: string[], rows: (string | number)[][], align?: strin
   return cells
     .map((r) => r.map((c, i) => (left(i) ? (c ?? '').padEnd(widths[i]!) : (c ?? '').padStart(widths[i]!))).join('  ').trimEnd())
     .join('\n');
+}
+
+/** Text for XML attributes and content: markup escaped, and the control characters XML 1.0 cannot carry dropped. */
+export function xml(s: string): string {
+  return s.replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, '').replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
