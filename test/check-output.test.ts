@@ -4,7 +4,7 @@
  */
 import { AVPS_INDEX } from '../src/checks/avps-index.ts';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -137,9 +137,17 @@ describe('check output', () => {
     mkdirSync(join(dir, 'taken.sarif'));
     const bad = avpscope(dir, 'check', MICROVM_MODERN, '--no-db', '-o', 'missing/r.sarif');
     expect(bad.code).toBe(2);
-    expect(bad.err).toMatch(/missing\/r\.sarif: cannot write the report: ENOENT/);
-    expect(avpscope(dir, 'check', MICROVM_MODERN, '--no-db', '-o', 'taken.sarif').code).toBe(2);
-    expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    expect(bad.err).toMatch(/missing\/r\.sarif: check -o: no such directory missing/);
+    const taken = avpscope(dir, 'check', MICROVM_MODERN, '--no-db', '-o', 'taken.sarif');
+    expect(taken.code).toBe(2);
+    expect(taken.err).toMatch(/taken\.sarif: check -o: is a directory/);
+    // an input is never an output
+    copyFileSync(MICROVM_MODERN, join(dir, 't.trace.gz'));
+    const own = avpscope(dir, 'check', 't.trace.gz', '--no-db', '-o', 't.trace.gz');
+    expect(own.code).toBe(2);
+    expect(own.err).toMatch(/is also an input/);
+    expect(readFileSync(join(dir, 't.trace.gz'))).toEqual(readFileSync(MICROVM_MODERN));
+    expect(readdirSync(dir).filter((f) => f.includes('.tmp'))).toEqual([]);
     expect(existsSync(join(dir, 'missing'))).toBe(false);
   });
 
