@@ -132,8 +132,8 @@ describe('never overwrite what is not ours', { timeout: 240_000 }, () => {
       const child = spawn(process.execPath, [BIN, 'ingest', trace, '--db', db], { cwd: dir });
       let err = '';
       child.stderr.on('data', (d) => (err += String(d)));
-      // wait until the new store is being written
-      while (!readdirSync(dir).some((n) => n.startsWith('run.duckdb.tmp-'))) await new Promise((r) => setTimeout(r, 20));
+      // wait until this child's own new store is being written (its pid is in the temporary name)
+      while (!readdirSync(dir).some((n) => n.startsWith(`run.duckdb.tmp-${child.pid}-`))) await new Promise((r) => setTimeout(r, 20));
       await new Promise((r) => setTimeout(r, 300));
       child.kill(sig);
       const exit = await new Promise<number | null>((res) => child.on('exit', (c) => res(c)));
