@@ -3,11 +3,13 @@ import type { Adapter } from './adapter.ts';
 import { arrowAdapter } from './arrow/index.ts';
 import { InputError } from './errors.ts';
 import { jsonlAdapter } from './jsonl/index.ts';
+import { kvmAdapter } from './kvm/index.ts';
 import { ftraceAdapter } from './ftrace/index.ts';
 import { readHead } from './lines.ts';
 import { qemuLogAdapter } from './qemu/index.ts';
 
-export const ADAPTERS: readonly Adapter[] = [arrowAdapter, jsonlAdapter, qemuLogAdapter, ftraceAdapter];
+// host-kvm before ftrace: both are ftrace text, told apart by KVM's host tracepoints
+export const ADAPTERS: readonly Adapter[] = [arrowAdapter, jsonlAdapter, qemuLogAdapter, kvmAdapter, ftraceAdapter];
 
 export async function detectFormat(file: string, forced?: string): Promise<Adapter> {
   if (forced !== undefined) {

@@ -7,6 +7,7 @@ import { F_VERSION_1, hasBit } from './features.ts';
 import type { Ref } from './observations.ts';
 import { StatusTracker } from './device/status.ts';
 import type { MmioState } from './transport/mmio.ts';
+import type { PciState } from './transport/pci.ts';
 import type { QueueState } from './virtqueue/queue.ts';
 
 export interface TypeClaim {
@@ -48,6 +49,8 @@ export class Device {
   readonly status = new StatusTracker();
   transport?: 'mmio' | 'pci';
   mmio?: MmioState;
+  /** virtio-pci modern registers, when the trace shows them (host KVM tracepoints) */
+  pci?: PciState;
   readonly queues = new Map<number, QueueState>();
   readonly shapes = new Map<number, QueueShapes>();
   readonly claims: TypeClaim[] = [];

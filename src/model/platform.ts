@@ -13,6 +13,7 @@ import { gpuCodeName } from './devices/gpu-codes.ts';
 import { OBSERVATION_CODES, refOf, type Observation, type ObservationCode, type Ref } from './observations.ts';
 import type { Span } from './spans.ts';
 import { MmioState } from './transport/mmio.ts';
+import { PciState } from './transport/pci.ts';
 import type { Chain, ChainHooks, Completed } from './virtqueue/chain.ts';
 import { QueueState } from './virtqueue/queue.ts';
 import type { Stats } from '../ingest/stats.ts';
@@ -98,7 +99,7 @@ export class Platform {
       if (q.dev !== undefined) {
         const d = this.device(v.name, q.dev);
         d.queues.set(e.queue, q);
-        const mq = d.mmio?.queues.get(e.queue);
+        const mq = d.mmio?.queues.get(e.queue) ?? d.pci?.queues.get(e.queue);
         if (mq?.num !== undefined) q.size = mq.num;
       }
     }
@@ -138,6 +139,15 @@ export class Platform {
         else m.sizeMax(e.max, ref);
         return;
       }
+      case 'pci.read':
+      case 'pci.write': {
+        if (!d) return;
+        d.transport = 'pci';
+        const p = (d.pci ??= this.pciFor(d));
+        if (e.kind === 'pci.read') p.read(e.region, e.offset, e.value, ref);
+        else p.write(e.region, e.offset, e.value, ref);
+        return;
+      }
       case 'pci.msix':
         if (!d) return;
         d.transport = 'pci';
@@ -167,9 +177,10 @@ export class Platform {
       case 'notify.avail': {
         if (d && this.beforeDriverOk(d)) this.observe('notify.before-driver-ok', vmName, d.id, [ref], `queue ${e.queue} notified while the status is ${statusName(d.status.current?.value ?? 0)}`);
         const q = this.queue(v, e);
+        if (q) q.kicks++;
         if (q && d) {
           if (q.size === undefined) {
-            const mq = d.mmio?.queues.get(e.queue);
+            const mq = d.mmio?.queues.get(e.queue) ?? d.pci?.queues.get(e.queue);
             if (mq?.num !== undefined) q.size = mq.num;
           }
         }
@@ -378,9 +389,22 @@ export class Platform {
     this.stats.add('attribution.unresolved', e.src?.file ?? '?', e.src?.line ?? 0, `${e.kind} names no device and follows no chain of a known device`);
   }
 
+  private pciFor(d: Device): PciState {
+    return new PciState({
+      driverFeatureWord: (sel, value, ref) => d.status.driverFeatureWord(sel, value, ref),
+      deviceFeatureWord: (sel, value, ref) => d.status.deviceFeatureWord(sel, value, ref),
+      queueSize: (queue, size) => {
+        const q = d.queues.get(queue);
+        if (q) q.size = size;
+      },
+      problem: (code, ref, detail) => this.observe(code, d.vm, d.id, [ref], detail),
+    });
+  }
+
   private mmioFor(d: Device): MmioState {
     return new MmioState({
       driverFeatureWord: (sel, value, ref) => d.status.driverFeatureWord(sel, value, ref),
+      deviceFeatureWord: (sel, value, ref) => d.status.deviceFeatureWord(sel, value, ref),
       queueSize: (queue, size) => {
         const q = d.queues.get(queue);
         if (q) q.size = size;
@@ -391,6 +415,7 @@ export class Platform {
 
   private resetDevice(v: VmModel, d: Device, _ref: Ref): void {
     d.mmio?.reset();
+    d.pci?.reset();
     for (const q of d.queues.values()) {
       const { dropped, pending } = q.reset();
       for (const c of pending) this.emitSpan(v, c);

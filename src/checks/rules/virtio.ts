@@ -118,7 +118,7 @@ export const liveAfterDriverOk = defineRule({
     return failOnObservations(ctx, d!, ['vq.used-before-driver-ok', 'notify.before-driver-ok'], () => {
       const live = d!.status.sessions.filter((s) => s.driverOk);
       if (live.length === 0) return { verdict: 'NOT-OBSERVED', message: 'no session reached DRIVER_OK in the trace' };
-      const used = [...d!.queues.values()].some((q) => q.pops > 0 || q.notifies > 0);
+      const used = [...d!.queues.values()].some((q) => q.pops > 0 || q.notifies > 0 || q.kicks > 0);
       if (!used) return { verdict: 'NOT-OBSERVED', message: 'no queue activity in the trace' };
       const unknown = d!.isModern() ? '' : ' (the trace does not show the features: judged as a VIRTIO 1.x device)';
       return { verdict: 'PASS', message: `every notification and chain came after DRIVER_OK${unknown}`, evidence: live.map((s) => s.driverOk!).slice(0, 2) };

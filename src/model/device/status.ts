@@ -171,6 +171,16 @@ export class StatusTracker {
     if ((added & STATUS.FAILED) !== 0) s.failed ??= ref;
   }
 
+  /** A device_feature / DeviceFeatures word read back with its value (a trace with read values):
+   *  builds the offered set word by word, as the driver sees it. */
+  deviceFeatureWord(sel: number, value: number, ref: Ref): void {
+    const s = this.current;
+    if (!s || sel > 3) return;
+    const shift = BigInt(32 * sel);
+    const old = s.offered?.bits ?? 0n;
+    s.offered = { bits: (old & ~(0xffffffffn << shift)) | (BigInt(value >>> 0) << shift), ref };
+  }
+
   driverFeatureWord(sel: number, value: number, ref: Ref): void {
     const s = this.current;
     if (!s) return;

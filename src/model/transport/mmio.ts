@@ -62,6 +62,8 @@ export interface MmioQueue {
 
 export interface MmioHost {
   driverFeatureWord(sel: number, value: number, ref: Ref): void;
+  /** a DeviceFeatures read whose value the trace shows (host KVM tracepoints; QEMU's log has none) */
+  deviceFeatureWord(sel: number, value: number, ref: Ref): void;
   queueSize(queue: number, size: number): void;
   problem(code: 'mmio.queue-size-too-big' | 'mmio.queue-size-not-pow2' | 'mmio.write-read-only', ref: Ref, detail: string): void;
 }
@@ -73,6 +75,7 @@ export class MmioState {
   accesses = 0;
   private queueSel = 0;
   private driverFeaturesSel = 0;
+  private deviceFeaturesSel = 0;
   readonly queues = new Map<number, MmioQueue>();
 
   constructor(private readonly host: MmioHost) {}
@@ -90,6 +93,7 @@ export class MmioState {
       this.versionEvidence = ref;
     }
     if (offset === MMIO.QueueNumMax && value !== undefined) this.queue().numMax = value;
+    if (offset === MMIO.DeviceFeatures && value !== undefined) this.host.deviceFeatureWord(this.deviceFeaturesSel, value, ref);
   }
 
   write(offset: number, value: number, ref: Ref): void {
@@ -108,6 +112,9 @@ export class MmioState {
       return;
     }
     switch (offset) {
+      case MMIO.DeviceFeaturesSel:
+        this.deviceFeaturesSel = value;
+        break;
       case MMIO.DriverFeaturesSel:
         this.driverFeaturesSel = value;
         break;
