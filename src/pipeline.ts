@@ -3,6 +3,7 @@
  * platform model. Everything downstream (checks, store, reports) works from the `Run` it returns.
  */
 import { basename } from 'node:path';
+import { JoinFilter, planKvmJoins, type KvmJoin } from './align/kvm.ts';
 import { planClocks, type GuestAlignment } from './align/sources.ts';
 import type { OpenedSource, SourceInfo } from './ingest/adapter.ts';
 import { InputError } from './ingest/errors.ts';
@@ -36,11 +37,13 @@ export interface Run {
   events: number;
   /** each guest trace's clock alignment with its VM's host trace */
   alignments: GuestAlignment[];
+  /** each host KVM trace's join with the VMM log of the same VM (src/align/kvm.ts) */
+  kvmJoins: KvmJoin[];
 }
 
 /** "traces/qemu-7.2/microvm-modern.trace.gz" -> "microvm-modern" */
 export function defaultVmName(file: string): string {
-  return basename(file).replace(/(\.(gz|trace|log|txt|jsonl|json|ftrace|qemu|guest-ftrace))+$/i, '') || 'vm';
+  return basename(file).replace(/(\.(gz|trace|log|txt|jsonl|json|ftrace|qemu|guest-ftrace|kvm))+$/i, '') || 'vm';
 }
 
 export async function openSources(opts: Pick<RunOptions, 'files' | 'vms' | 'format'> & { keepRaw?: boolean }, stats: Stats): Promise<OpenedSource[]> {
@@ -59,6 +62,9 @@ export async function run(opts: RunOptions): Promise<Run> {
   const plan = opts.files.length > 1 ? await planClocks(await openSources(opts, new Stats()), opts.vms) : undefined;
   const sources = await openSources({ ...opts, vms: plan?.vms ?? opts.vms }, stats);
   const alignments = plan?.alignments ?? [];
+  // a host KVM trace beside the VMM's log of the same VM: one run seen twice, joined by measurement
+  const kvmJoins = opts.files.length > 1 ? ((await planKvmJoins(await openSources({ ...opts, vms: plan?.vms ?? opts.vms }, new Stats()))) ?? []) : [];
+  const join = new JoinFilter(kvmJoins);
   const platform = new Platform(stats, opts.onSpan);
   const attributor = new Attributor(stats);
   const infos = sources.map((s) => s.info);
@@ -72,14 +78,19 @@ export async function run(opts: RunOptions): Promise<Run> {
     }
     if (opts.onEvents) await opts.onEvents(batch);
   };
-  const merged = mergeSources(sources, { clock: (i) => plan?.clocks[i] });
+  const kvmClock = (i: number) => {
+    const j = kvmJoins.find((x) => x.available && x.kvmFile === infos[i]!.file);
+    return j ? { offsetNs: j.offsetNs!, driftPpm: 0, refTs: 0 } : undefined;
+  };
+  const merged = mergeSources(sources, { clock: (i) => plan?.clocks[i] ?? kvmClock(i) });
   let r = await merged.next();
   while (!r.done) {
-    await feed(attributor.push(r.value));
+    await feed(attributor.push(join.apply(r.value)));
     r = await merged.next();
   }
   await feed(attributor.end());
   platform.finish();
+  join.annotate(platform);
   for (const a of runs) a.finish();
-  return { sources: infos, originNs: r.value, stats, platform, events, alignments };
+  return { sources: infos, originNs: r.value, stats, platform, events, alignments, kvmJoins };
 }

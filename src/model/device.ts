@@ -51,6 +51,9 @@ export class Device {
   mmio?: MmioState;
   /** virtio-pci modern registers, when the trace shows them (host KVM tracepoints) */
   pci?: PciState;
+  /** one run seen by the host kernel and by the VMM (src/align/kvm.ts): status values the VMM
+   *  logged that no trapped register write carried (the first few, and how many) */
+  statusEchoes?: { unechoed: Ref[]; count: number };
   readonly queues = new Map<number, QueueState>();
   readonly shapes = new Map<number, QueueShapes>();
   readonly claims: TypeClaim[] = [];

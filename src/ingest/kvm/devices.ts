@@ -3,8 +3,10 @@
  *
  * - virtio-mmio: a window is where a 4-byte read returned MagicValue 0x74726976 (VIRTIO §4.2.2); its
  *   DeviceID read at +0x08 says what the device is (0: an empty slot).
- * - virtio-pci: configuration cycles through ports 0xcf8 (address) / 0xcfc-0xcff (data) are kept as
- *   a sparse image of each function's configuration space (every byte read or written). From it:
+ * - virtio-pci: configuration cycles through ports 0xcf8 (address) / 0xcfc-0xcff (data), or through
+ *   PCIe's memory-mapped configuration space (ECAM: q35's window as its host bridge's PCIEXBAR
+ *   register enables it, or as the user's map gives it), are kept as a sparse image of each
+ *   function's configuration space (every byte read or written). From it:
  *   vendor 0x1af4 and the device id (VIRTIO §4.1.2), the BARs the firmware or the OS programmed, and
  *   the capability list: the vendor capabilities that place the common, notify, ISR and device
  *   structures in a BAR (§4.1.4), and MSI-X's table (vector programming).
@@ -16,6 +18,10 @@ export const VIRTIO_MAGIC = 0x74726976;
 const VIRTIO_PCI_VENDOR = 0x1af4;
 /** transitional virtio-pci device ids 0x1000.. (VIRTIO §4.1.2.3), by their device type */
 const TRANSITIONAL: Record<number, number> = { 0x1000: 1, 0x1001: 2, 0x1002: 5, 0x1003: 3, 0x1004: 8, 0x1005: 4, 0x1009: 9 };
+/** extent of a virtio-pci structure whose length was never read, when no other structure follows it */
+const UNKNOWN_LENGTH = 0x1000;
+/** Q35 MCH's PCIEXBAR register (host bridge 00:00.0) */
+const Q35_PCIEXBAR = 0x60;
 /** largest virtio-mmio window assumed when windows are not adjacent (registers + config space) */
 const MMIO_WINDOW = 0x1000;
 
@@ -43,6 +49,8 @@ interface MmioWindow {
   size?: number;
 }
 
+export type PciFunctionRef = PciFunction;
+
 interface PciFunction {
   bdf: number;
   dev: string;
@@ -64,10 +72,13 @@ export class DeviceMap {
   private readonly windows: MmioWindow[] = [];
   private readonly pci = new Map<number, PciFunction>();
   private cf8 = 0;
+  /** PCIe ECAM window: [base, base + size) */
+  private ecamWindow?: { base: number; size: number };
   private pciDirty = false;
   private pciRanges: { start: number; end: number; hit: Hit }[] = [];
 
-  constructor(user: UserDevice[] = []) {
+  constructor(user: UserDevice[] = [], ecam?: { base: number; size: number }) {
+    this.ecamWindow = ecam;
     for (const u of user) this.windows.push({ base: u.base, size: u.size, dev: u.name ?? `mmio@0x${u.base.toString(16)}`, type: u.type });
     this.windows.sort((a, b) => a.base - b.base);
   }
@@ -120,14 +131,35 @@ export class DeviceMap {
       return undefined;
     }
     if (port < 0xcfc || port > 0xcff || (this.cf8 & 0x80000000) === 0) return undefined;
-    const bdf = (this.cf8 >>> 8) & 0xffff;
-    const reg = (this.cf8 & 0xfc) + (port - 0xcfc);
+    return this.config((this.cf8 >>> 8) & 0xffff, (this.cf8 & 0xfc) + (port - 0xcfc), size, value);
+  }
+
+  /** A memory access in the ECAM window is a configuration access: bus, device, function, register. */
+  ecam(gpa: number, size: number, value: number | undefined): { fn: PciFunction; reg: number } | 'inside' | undefined {
+    const w = this.ecamWindow;
+    if (!w || gpa < w.base || gpa >= w.base + w.size) return undefined;
+    const off = gpa - w.base;
+    if (value === undefined) return 'inside';
+    return this.config(Math.floor(off / 4096) & 0xffff, off % 4096, size, value);
+  }
+
+  private config(bdf: number, reg: number, size: number, value: number): { fn: PciFunction; reg: number } {
     let fn = this.pci.get(bdf);
     if (!fn) this.pci.set(bdf, (fn = { bdf, dev: pciName(bdf), cfg: [], dirty: false, ranges: [], announced: false }));
     for (let i = 0; i < size && reg + i < 256; i++) fn.cfg[reg + i] = (value >>> (8 * i)) & 0xff;
     fn.dirty = true;
     this.pciDirty = true;
+    if (bdf === 0 && reg === Q35_PCIEXBAR && size === 4) this.q35Ecam(fn);
     return { fn, reg };
+  }
+
+  /** Q35's host bridge (8086:29c0) maps ECAM where its PCIEXBAR says, once enabled (bit 0). */
+  private q35Ecam(fn: PciFunction): void {
+    if (this.u16(fn, 0) !== 0x8086 || this.u16(fn, 2) !== 0x29c0) return;
+    const bar = this.u32(fn, Q35_PCIEXBAR);
+    if (bar === undefined || (bar & 1) === 0) return;
+    const size = [256, 128, 64][(bar >>> 1) & 3];
+    if (size !== undefined) this.ecamWindow = { base: (bar & 0xf0000000) >>> 0, size: size << 20 };
   }
 
   /** The virtio device type of a function, once its vendor and device id have been read. */
@@ -206,9 +238,11 @@ export class DeviceMap {
         const length = this.u32(fn, ptr + 12);
         const base = barNo !== undefined ? this.bar(fn, barNo) : undefined;
         const region = type === 1 ? 'common' : type === 2 ? 'notify' : type === 3 ? 'isr' : type === 4 ? 'device' : undefined;
-        if (region && base !== undefined && offset !== undefined && length !== undefined && length > 0) {
+        if (region && base !== undefined && offset !== undefined && length !== 0) {
           const multiplier = region === 'notify' ? (this.u32(fn, ptr + 16) ?? 0) : 0;
-          out.push({ start: base + offset, end: base + offset + length, hit: { dev: fn.dev, transport: 'pci', region, offset: 0, notifyMultiplier: multiplier } });
+          // a length the driver never read (SeaBIOS reads none): up to the next structure (below)
+          const end = length !== undefined ? base + offset + length : NaN;
+          out.push({ start: base + offset, end, hit: { dev: fn.dev, transport: 'pci', region, offset: 0, notifyMultiplier: multiplier } });
         }
       } else if (id === 0x11) {
         const ctl = this.u16(fn, ptr + 2);
@@ -220,6 +254,11 @@ export class DeviceMap {
         }
       } else if (id === undefined) break;
       ptr = this.u8(fn, ptr + 1);
+    }
+    for (const r of out) {
+      if (!Number.isNaN(r.end)) continue;
+      const next = out.filter((x) => x.start > r.start).map((x) => x.start);
+      r.end = Math.min(r.start + UNKNOWN_LENGTH, ...next);
     }
     return out;
   }

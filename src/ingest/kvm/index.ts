@@ -21,7 +21,7 @@ import { readLineSource } from '../adapter.ts';
 import { SourceClock } from '../clock.ts';
 import { looksLikeFtrace, tokenize } from '../ftrace/tokenize.ts';
 import type { Stats } from '../stats.ts';
-import { DeviceMap, VIRTIO_MAGIC, type Hit, type UserDevice } from './devices.ts';
+import { DeviceMap, VIRTIO_MAGIC, type Hit, type PciFunctionRef, type UserDevice } from './devices.ts';
 import { KVM_HOST_EVENTS, parseKvmArgs, tokenizeKvm } from './tokenize.ts';
 
 export const kvmAdapter: Adapter = {
@@ -117,6 +117,11 @@ export class KvmLineParser implements LineParser {
           }
           if (rec.val === VIRTIO_MAGIC && rec.len === 4) v.map.probe(rec.gpa);
         }
+        const cfg = v.map.ecam(rec.gpa, rec.len, rec.val);
+        if (cfg !== undefined) {
+          if (cfg !== 'inside' && rec.op === 'read') this.announce(v, cfg, emit);
+          return undefined;
+        }
         const hit = v.map.lookup(rec.gpa);
         if (!hit) {
           this.stats.add('event.ignored', this.info.file, lineNo, 'kvm_mmio outside any virtio device', 'kvm_mmio (no virtio device)');
@@ -137,12 +142,7 @@ export class KvmLineParser implements LineParser {
       }
       case 'pio': {
         const cfg = v.map.pio(rec.port, rec.size, rec.val, rec.write);
-        if (cfg && !rec.write && cfg.reg < 4) {
-          const type = v.map.pciType(cfg.fn);
-          if (type !== undefined && v.map.announce(cfg.fn)) {
-            emit({ kind: 'device', dev: cfg.fn.dev, device_id: type, name: `virtio-pci (device id 0x${((cfg.fn.cfg[3] ?? 0) << 8 | (cfg.fn.cfg[2] ?? 0)).toString(16)})`, transport: 'pci' });
-          }
-        }
+        if (cfg && !rec.write) this.announce(v, cfg, emit);
         if (!cfg) this.stats.add('event.ignored', this.info.file, lineNo, 'kvm_pio other than PCI configuration', 'kvm_pio (not PCI configuration)');
         v.pendingWrite.set(r.pid, { ts, reg: `port 0x${rec.port.toString(16)}`, userspace: false });
         return undefined;
@@ -236,6 +236,15 @@ export class KvmLineParser implements LineParser {
     else if (offset === PCI_COMMON.queue_select) qs.sel = value;
     else if (offset === PCI_COMMON.queue_msix_vector) qs.entryOf.set(qs.sel, value);
     else if (offset === PCI_COMMON.config_msix_vector) qs.configEntry = value;
+  }
+
+  /** A configuration read of a virtio function's ids: its type is seen (once per function). */
+  private announce(v: VmState, cfg: { fn: PciFunctionRef; reg: number }, emit: (e: Record<string, unknown>) => void): void {
+    if (cfg.reg >= 4 && cfg.reg !== 0x2e) return;
+    const type = v.map.pciType(cfg.fn);
+    if (type === undefined || !v.map.announce(cfg.fn)) return;
+    const id = ((cfg.fn.cfg[3] ?? 0) << 8) | (cfg.fn.cfg[2] ?? 0);
+    emit({ kind: 'device', dev: cfg.fn.dev, device_id: type, name: `virtio-pci (device id 0x${id.toString(16)})`, transport: 'pci' });
   }
 
   /** virtio-mmio: the device whose InterruptStatus shows an interrupt pending owns the line raised last. */
