@@ -70,9 +70,13 @@ export async function run(opts: RunOptions): Promise<Run> {
   const infos = sources.map((s) => s.info);
   const runs = (opts.analyses?.list ?? []).map((a) => a.start({ platform, stats, sources: infos, alignments }, opts.analyses!.sink));
   let events = 0;
+  // VMs whose rings some trace shows: any host source but a KVM trace (which sees no guest memory)
+  const kvmFiles = new Set(infos.filter((s) => s.format === 'host-kvm').map((s) => s.file));
+  const ringsSeen = new Set<string>();
   const feed = async (batch: Event[]) => {
     events += batch.length;
     for (const e of batch) {
+      if (e.view !== 'guest' && !kvmFiles.has(e.src?.file ?? '')) ringsSeen.add(e.vm ?? '');
       platform.replay(e);
       for (const a of runs) a.onEvent(e);
     }
@@ -90,6 +94,9 @@ export async function run(opts: RunOptions): Promise<Run> {
   }
   await feed(attributor.end());
   platform.finish();
+  for (const vm of platform.vms.keys()) {
+    if (!ringsSeen.has(vm)) platform.ringsUnseen.set(vm, "the rings are not in a host KVM trace (descriptors and used elements live in guest memory, which no KVM tracepoint shows): give the VMM's own log of the same run");
+  }
   join.annotate(platform);
   for (const a of runs) a.finish();
   return { sources: infos, originNs: r.value, stats, platform, events, alignments, kvmJoins };

@@ -1,5 +1,6 @@
 /** Every rule avpscope judges, in report order. A duplicate id is a bug and fails at load. */
 import * as avps from './rules/avps.ts';
+import * as kvm from './rules/kvm.ts';
 import * as sound from './rules/sound.ts';
 import * as virtio from './rules/virtio.ts';
 import * as xlayer from './rules/xlayer.ts';
@@ -31,6 +32,7 @@ export const CATALOGUE: readonly Rule[] = [
   avps.avps46,
   xlayer.requestSeenThrough,
   xlayer.interruptSent,
+  kvm.statusEchoed,
 ];
 
 const seen = new Set<string>();

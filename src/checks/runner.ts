@@ -8,6 +8,7 @@ import type { AssumedDriver } from '../model/features.ts';
 import type { Ref } from '../model/observations.ts';
 import type { Platform } from '../model/platform.ts';
 import { CATALOGUE } from './catalogue.ts';
+import { RING_RULES } from './visibility.ts';
 import type { Level, Rule, Verdict } from './rule.ts';
 
 export interface Finding {
@@ -64,6 +65,8 @@ export function runChecks(platform: Platform, opts: CheckOptions = {}): Finding[
       for (const d of applicable) {
         const t = d.type();
         const o = rule.evaluate(ctx, d);
+        const unseen = o.verdict === 'NOT-OBSERVED' && RING_RULES.has(rule.id) ? platform.ringsUnseen.get(vm.name) : undefined;
+        if (unseen !== undefined) o.message = unseen;
         out.push({ ...base, dev: d.id, dev_type: t?.name ?? null, dev_type_how: t?.how ?? null, verdict: o.verdict, message: o.message, evidence: o.evidence ?? [] });
       }
     }

@@ -42,6 +42,8 @@ class VmModel {
 export class Platform {
   readonly vms = new Map<string, VmModel>();
   readonly observations: Observation[] = [];
+  /** VMs whose traces cannot show the rings, and why (a host KVM trace without the VMM's log) */
+  readonly ringsUnseen = new Map<string, string>();
   /** events per kind, for the report */
   private readonly chainHooks: ChainHooks[] = [];
 
