@@ -68,7 +68,7 @@ export async function run(opts: RunOptions): Promise<Run> {
   const platform = new Platform(stats, opts.onSpan);
   const attributor = new Attributor(stats);
   const infos = sources.map((s) => s.info);
-  const runs = (opts.analyses?.list ?? []).map((a) => a.start({ platform, stats, sources: infos, alignments }, opts.analyses!.sink));
+  const runs = (opts.analyses?.list ?? []).map((a) => a.start({ platform, stats, sources: infos, alignments, kvmJoins }, opts.analyses!.sink));
   let events = 0;
   // VMs whose rings some trace shows: any host source but a KVM trace (which sees no guest memory)
   const kvmFiles = new Set(infos.filter((s) => s.format === 'host-kvm').map((s) => s.file));

@@ -5,7 +5,9 @@
  * the join with QEMU's log of the same run. Expected values are read from the raw lines here.
  */
 import { describe, expect, it } from 'vitest';
+import { ingest } from '../src/api/ingest.ts';
 import { detectFormat } from '../src/ingest/registry.ts';
+import { queryRows } from '../src/perf/store.ts';
 import type { Event } from '../src/model/events.ts';
 import type { Span } from '../src/model/spans.ts';
 import { run } from '../src/pipeline.ts';
@@ -172,5 +174,59 @@ describe('one run, both views: the KVM trace joined with QEMU\'s log', () => {
     expect(f).toHaveLength(1);
     expect(f[0]!.dev_type).toBe('blk');
     expect(f[0]!.evidence[0]!.raw).toMatch(/virtio_set_status vdev 0x55fae3d39cc0 val 15/);
+  });
+});
+
+describe('latency from the host kernel\'s side', () => {
+  const sec = (l: string) => Number(/ (\d+\.\d+): /.exec(l)![1]);
+  async function samples(files: string[], where: string): Promise<Record<string, unknown>[]> {
+    const r = await ingest({ files, db: ':memory:' });
+    try {
+      return await queryRows(r.store.conn, `SELECT * FROM kvm_samples WHERE ${where} ORDER BY ts`);
+    } finally {
+      r.store.close();
+    }
+  }
+
+  it('q35: doorbell -> interrupt on virtio-net\'s transmit queue, through its MSI-X vector', async () => {
+    // queue_select 1 ("gpa 0xfe004016 val 0x1"), queue_msix_vector 2 ("gpa 0xfe00401a"), MSI-X entry 2's
+    // data 0x29 ("write len 4 gpa 0xfebd2028 val 0x29"): queue 1 interrupts on vector 41; its notify
+    // address is 0xfe007004 (notify at BAR + 0x3000, queue_notify_off 1 x multiplier 4)
+    const ls = lines(kvm(Q35));
+    const expected: number[] = [];
+    for (let i = 0; i < ls.length; i++) {
+      if (!ls[i]!.includes('mmio write len 2 gpa 0xfe007004 val 0x1')) continue;
+      const irq = ls.slice(i + 1).find((l) => l.includes('kvm_msi_set_irq: dst 1 vec 41 '))!;
+      expected.push(Math.round((sec(irq) - sec(ls[i]!)) * 1e6));
+    }
+    expect(expected.length).toBe(5);
+    const got = await samples([kvm(Q35)], "kind = 'doorbell' AND dev = 'pci@00:03.0' AND what = '1'");
+    expect(got.map((r) => Math.round(Number(r.dur_ns) / 1e3))).toEqual(expected);
+  });
+
+  it('microvm: interrupt injection from the raised line to the LAPIC accepting its vector', async () => {
+    // blk's line is the kvm_set_irq raise before its first InterruptStatus read (0xfeb02e60): from then
+    // on each raise of that line is blk's (the first one came before the guest's read told whose it is);
+    // QEMU's userspace IOAPIC turns it into kvm_msi_set_irq vec V, then kvm_apic_accept_irq vec V
+    const ls = lines(kvm(MICROVM));
+    const isr = lineOf(ls, /mmio read len 4 gpa 0xfeb02e60 val 0x1/);
+    const gsi = /gsi (\d+)/.exec(ls.slice(0, isr).findLast((l) => / kvm_set_irq: gsi \d+ level 1/.test(l))!)![1];
+    const expected: { vec: string; us: number }[] = [];
+    for (let i = isr; i < ls.length; i++) {
+      if (!ls[i]!.includes(`kvm_set_irq: gsi ${gsi} level 1`)) continue;
+      const vec = /vec (\d+)/.exec(ls.slice(i).find((l) => l.includes('kvm_msi_set_irq'))!)![1]!;
+      const accept = ls.slice(i).find((l) => l.includes(`kvm_apic_accept_irq: apicid 0 vec ${vec} `))!;
+      expected.push({ vec, us: Math.round((sec(accept) - sec(ls[i]!)) * 1e6) });
+    }
+    expect(expected.length).toBeGreaterThan(0);
+    const got = await samples([kvm(MICROVM)], "kind = 'inject' AND dev = 'mmio@0xfeb02e00'");
+    expect(got.map((r) => ({ vec: r.what, us: Math.round(Number(r.dur_ns) / 1e3) }))).toEqual(expected);
+  });
+
+  it('the joined run keeps the KVM figures, on the VMM\'s device names', async () => {
+    const alone = await samples([kvm(Q35)], "kind = 'access'");
+    const joined = await samples([kvm(Q35), qemu(Q35)], "kind = 'access'");
+    expect(joined.map((r) => r.dur_ns)).toEqual(alone.map((r) => r.dur_ns));
+    expect(new Set(joined.map((r) => r.dev))).toEqual(new Set(['0x55fae3d39cc0', '0x55fae3e5ba20', '0x55fae3f84b60', '0x55fae40a0c00']));
   });
 });

@@ -73,7 +73,7 @@ export const PciRead = ev('pci.read', { region: PciRegion, offset: nat, size: z.
 export const PciWrite = ev('pci.write', { region: PciRegion, offset: nat, size: z.union([z.literal(1), z.literal(2), z.literal(4), z.literal(8)]).optional(), value: nat });
 /** A message-signalled interrupt (x86: vector; MSI-X via irqfd or a userspace IOAPIC's MSI) raised
  *  by the hypervisor (`raise`) or accepted by the guest's local APIC (`accept`). */
-export const IrqMsi = ev('irq.msi', { vector: nat, step: z.enum(['raise', 'accept']), dst: nat.optional() });
+export const IrqMsi = ev('irq.msi', { vector: nat, step: z.enum(['raise', 'accept']), dst: nat.optional(), queue: nat.optional() });
 /** The host kernel's view of one trapped access the VMM (userspace) served: from the exit to the
  *  VMM until the vCPU resumed with its answer, with the register it was for. */
 export const VmExit = ev('kvm.exit', {

@@ -165,9 +165,9 @@ export class KvmLineParser implements LineParser {
           emit({ kind: 'irq.msi', vector: rec.vec, step: 'raise', dst: rec.dst });
           return undefined;
         }
-        emit({ kind: 'irq.msi', dev: owner.dev, vector: rec.vec, step: 'raise', dst: rec.dst });
         const qs = v.pciQueues.get(owner.dev);
         const queues = qs ? [...qs.entryOf].filter(([, e]) => e === owner.entry).map(([q]) => q) : [];
+        emit({ kind: 'irq.msi', dev: owner.dev, vector: rec.vec, step: 'raise', dst: rec.dst, ...(queues.length === 1 ? { queue: queues[0] } : {}) });
         if (queues.length === 1) emit({ kind: 'notify.used', dev: owner.dev, queue: queues[0], via: 'msi', irq: rec.vec });
         else if (queues.length > 1) emit({ kind: 'notify.used', dev: owner.dev, via: 'msi', irq: rec.vec });
         return undefined;
