@@ -8,6 +8,7 @@ import { planClocks, type GuestAlignment } from './align/sources.ts';
 import type { OpenedSource, SourceInfo } from './ingest/adapter.ts';
 import { InputError } from './ingest/errors.ts';
 import { mergeSources } from './ingest/merge.ts';
+import { readDeviceMap } from './ingest/kvm/device-map.ts';
 import { detectFormat } from './ingest/registry.ts';
 import { Stats } from './ingest/stats.ts';
 import type { Analysis, RowSink } from './analyses/analysis.ts';
@@ -22,6 +23,8 @@ export interface RunOptions {
   vms?: (string | undefined)[];
   /** adapter name to use instead of sniffing */
   format?: string;
+  /** host KVM traces: a device tree blob or JSON map of virtio-mmio windows (src/ingest/kvm/device-map.ts) */
+  deviceMap?: string;
   /** called with every event in replay order (after attribution) */
   onEvents?: (batch: Event[]) => void | Promise<void>;
   onSpan?: (s: Span) => void;
@@ -46,12 +49,13 @@ export function defaultVmName(file: string): string {
   return basename(file).replace(/(\.(gz|trace|log|txt|jsonl|json|ftrace|qemu|guest-ftrace|kvm))+$/i, '') || 'vm';
 }
 
-export async function openSources(opts: Pick<RunOptions, 'files' | 'vms' | 'format'> & { keepRaw?: boolean }, stats: Stats): Promise<OpenedSource[]> {
+export async function openSources(opts: Pick<RunOptions, 'files' | 'vms' | 'format' | 'deviceMap'> & { keepRaw?: boolean }, stats: Stats): Promise<OpenedSource[]> {
   if (opts.files.length === 0) throw new InputError('no trace files given');
+  const deviceMap = opts.deviceMap !== undefined ? readDeviceMap(opts.deviceMap) : undefined;
   const out: OpenedSource[] = [];
   for (const [i, file] of opts.files.entries()) {
     const adapter = await detectFormat(file, opts.format);
-    out.push(adapter.open({ file, vm: opts.vms?.[i] ?? defaultVmName(file), stats, keepRaw: opts.keepRaw }));
+    out.push(adapter.open({ file, vm: opts.vms?.[i] ?? defaultVmName(file), stats, keepRaw: opts.keepRaw, deviceMap }));
   }
   return out;
 }

@@ -4,8 +4,11 @@
  * negotiation judged from register values (q35 included), rings NOT-OBSERVED with the reason, and
  * the join with QEMU's log of the same run. Expected values are read from the raw lines here.
  */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ingest } from '../src/api/ingest.ts';
+import { readDeviceMap } from '../src/ingest/kvm/device-map.ts';
 import { detectFormat } from '../src/ingest/registry.ts';
 import { queryRows } from '../src/perf/store.ts';
 import type { Event } from '../src/model/events.ts';
@@ -228,5 +231,38 @@ describe('latency from the host kernel\'s side', () => {
     const joined = await samples([kvm(Q35), qemu(Q35)], "kind = 'access'");
     expect(joined.map((r) => r.dur_ns)).toEqual(alone.map((r) => r.dur_ns));
     expect(new Set(joined.map((r) => r.dev))).toEqual(new Set(['0x55fae3d39cc0', '0x55fae3e5ba20', '0x55fae3f84b60', '0x55fae40a0c00']));
+  });
+});
+
+describe('a device map given by the user, for a trace that begins after the probe', () => {
+  it('finds nothing without it, and the four windows with a JSON map', async () => {
+    const ls = lines(kvm(MICROVM));
+    // cut everything up to the last probe read (MagicValue of 0xfeb02800): no window can be found by its probe
+    const cut = lineOf(ls, /mmio read len 4 gpa 0xfeb02800 val 0x74726976/);
+    const dir = tempDir();
+    const trace = writeTrace(dir, 'late.kvm.trace.gz', ls.slice(cut + 20));
+    expect((await devicesOf([trace])).devices).toHaveLength(0);
+    const map = join(dir, 'map.json');
+    writeFileSync(map, JSON.stringify({ virtio_mmio: [
+      { base: '0xfeb02e00', type: 2 }, { base: '0xfeb02c00', type: 1 }, { base: '0xfeb02a00', type: 4 }, { base: '0xfeb02800', size: '0x200', type: 3 },
+    ] }));
+    const r = await reportOf([trace], { deviceMap: map });
+    expect(r.devices.map((d) => `${d.dev}/${d.type}`).sort()).toEqual(['mmio@0xfeb02800/console', 'mmio@0xfeb02a00/rng', 'mmio@0xfeb02c00/net', 'mmio@0xfeb02e00/blk']);
+    // the negotiation came after the probe: still judged from the register values
+    expect(verdict(r, 'AVPS-v2.0-5', 'blk')).toEqual(['PASS']);
+    expect(verdict(r, 'AVPS-v2.0-12', 'net')).toEqual(['PASS']);
+  });
+
+  it("reads a device tree blob's virtio,mmio nodes (QEMU arm64 virt: 32 windows of 0x200 from 0x0a000000)", () => {
+    const m = readDeviceMap(real('qemu-7.2/arm64-virt.dtb.gz'));
+    expect(m).toHaveLength(32);
+    expect(m.map((d) => d.base)).toEqual(Array.from({ length: 32 }, (_, i) => 0x0a000000 + 0x200 * i));
+    expect(m.every((d) => d.size === 0x200)).toBe(true);
+  });
+
+  it('a bad map is an error naming the file', () => {
+    const p = join(tempDir(), 'bad.json');
+    writeFileSync(p, JSON.stringify({ virtio_mmio: [{ base: 'feb02e00' }] }));
+    expect(() => readDeviceMap(p)).toThrow(/virtio_mmio.0.base: expected a number or hex text/);
   });
 });

@@ -29,6 +29,8 @@ export interface IngestOptions {
   assumeDriver?: AssumedDriver;
   /** bad input counters of severity error/data-loss make the ingest fail */
   strict?: boolean;
+  /** host KVM traces: a device tree blob or JSON map of virtio-mmio windows */
+  deviceMap?: string;
 }
 
 export interface Ingested {
@@ -110,6 +112,7 @@ export async function ingest(opts: IngestOptions): Promise<Ingested> {
       files: opts.files,
       vms: opts.vms,
       format: opts.format,
+      deviceMap: opts.deviceMap,
       onEvents: async (batch) => {
         for (const e of batch) events.add(eventLine(e, seq++));
         await events.flushSome();

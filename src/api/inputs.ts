@@ -18,6 +18,8 @@ export interface InputOptions {
   vm?: string[];
   strict?: boolean;
   assumeDriver?: AssumedDriver;
+  /** host KVM traces: a device tree blob or JSON map of virtio-mmio windows */
+  deviceMap?: string;
 }
 
 export interface Opened {
@@ -70,6 +72,7 @@ export async function openInputs(inputs: string[], opts: InputOptions): Promise<
     db,
     strict: opts.strict,
     assumeDriver: opts.assumeDriver,
+    deviceMap: opts.deviceMap,
   });
   return { store: r.store, dbPath: db === MEMORY ? null : db, ingested: true };
 }

@@ -198,6 +198,12 @@ export class KvmLineParser implements LineParser {
     const val = value !== undefined ? { value } : {};
     if (hit.transport === 'mmio') {
       const { dev, offset } = hit;
+      const mapped = v.map.mmioTypeOf(dev);
+      if (mapped !== undefined && mapped !== 0 && !v.typed.has(dev)) {
+        // a window of the user's device map that names its type (its DeviceID read may be before the trace)
+        v.typed.add(dev);
+        emit({ kind: 'device', dev, device_id: mapped, name: 'virtio-mmio (type from the device map)', transport: 'mmio' });
+      }
       if (write) {
         emit({ kind: 'mmio.write', dev, offset, ...sized, value: value ?? 0 });
         if (offset === MMIO.Status) emit({ kind: 'status', dev, value: (value ?? 0) & 0xff });
