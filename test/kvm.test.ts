@@ -117,6 +117,25 @@ describe('KVM trace alone: devices from addresses', () => {
     expect(r.summary.fail).toBe(0);
   });
 
+  it('virtio-mmio register values are judged: a Version or QueueReady a device must not return fails', async () => {
+    const ok = await reportOf([kvm(MICROVM)]);
+    expect(verdict(ok, 'virtio-mmio.device-registers')).toEqual(['PASS', 'PASS', 'PASS', 'PASS']);
+    expect(verdict(await reportOf([qemu(MICROVM)]), 'virtio-mmio.device-registers')).toEqual([]); // QEMU's log has no read values
+    const ls = lines(kvm(MICROVM));
+    const version = lineOf(ls, /mmio read len 4 gpa 0xfeb02e04 val 0x2$/);
+    // after the reset, a QueueReady read of the net device (0xfeb02c44) before the driver set it
+    const ready = lineOf(ls, /mmio read len 4 gpa 0xfeb02c44 val 0x0$/);
+    const edited = ls.map((l, i) => (i === version - 1 ? l.replace(/val 0x2$/, 'val 0x1') : i === ready - 1 ? l.replace(/val 0x0$/, 'val 0x1') : l));
+    const r = await reportOf([writeTrace(tempDir(), 'edited.kvm.trace.gz', edited)]);
+    const f = Object.fromEntries(r.findings.filter((x) => x.rule === 'virtio-mmio.device-registers').map((x) => [x.dev_type, x]));
+    expect(f.blk!.verdict).toBe('FAIL');
+    expect(f.blk!.message).toMatch(/Version reads 0x1, not 0x2 \(a legacy device/);
+    expect(f.blk!.evidence[0]!.line).toBe(version);
+    expect(f.net!.verdict).toBe('FAIL');
+    expect(f.net!.message).toMatch(/QueueReady of queue \d+ reads 0x1 after the reset/);
+    expect(f.rng!.verdict).toBe('PASS');
+  });
+
   it('a trapped read is one event with the value the VMM returned, and its exit-to-resume time', async () => {
     const ls = lines(kvm(MICROVM));
     const unsat = lineOf(ls, /mmio unsatisfied-read len 4 gpa 0xfeb02e00 /);

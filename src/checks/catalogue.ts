@@ -16,6 +16,7 @@ export const CATALOGUE: readonly Rule[] = [
   virtio.noCompletionWithoutRequest,
   virtio.queueSize,
   virtio.mmioDriverRegisters,
+  kvm.mmioDeviceRegisters,
   sound.chmapInfo,
   avps.avps4,
   avps.avps5,

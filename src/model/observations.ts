@@ -33,6 +33,7 @@ export const OBSERVATION_CODES = {
   'mmio.queue-size-too-big': 'the driver wrote a QueueNum larger than QueueNumMax',
   'mmio.queue-size-not-pow2': 'the driver wrote a QueueNum that is not a power of 2 (split virtqueue)',
   'mmio.write-read-only': 'the driver wrote a read-only register',
+  'mmio.device-register': 'a virtio-mmio register read returned a value the device must not return (MagicValue, Version, QueueReady)',
   'blk.bad-status': 'a request completed with a status byte VIRTIO_BLK_S_* does not define',
   'blk.io-error': 'a request completed with VIRTIO_BLK_S_IOERR',
   'rng.empty-answer': 'the entropy device completed a request with no bytes',

@@ -1,9 +1,31 @@
 /**
- * What only the host kernel's KVM trace and the VMM's own log of the same run can show together:
- * whether the status the VMM reports is the one the driver wrote. Listed only for devices of a
- * joined run (src/align/kvm.ts), so a single trace gains no verdict here.
+ * What register values show: the host kernel's KVM tracepoints carry the value of every read
+ * (QEMU's log carries none), so the device's side of the register interface can be judged; and,
+ * with the VMM's own log of the same run, whether the status the VMM reports is the one the driver
+ * wrote. Each rule is listed only where its input exists, so a QEMU log alone gains no verdict here.
  */
+import { failOnObservations } from '../judge.ts';
 import { defineRule } from '../rule.ts';
+
+export const mmioDeviceRegisters = defineRule({
+  id: 'virtio-mmio.device-registers',
+  title: 'The device returns the register values virtio-mmio prescribes',
+  level: 'MUST',
+  source: {
+    spec: 'VIRTIO 1.3',
+    where: '§4.2.2.1',
+    text: 'The device MUST return 0x74726976 in MagicValue and 0x2 in Version; upon reset it MUST clear QueueReady for all queues.',
+  },
+  note: 'needs register read values: a host KVM trace (kvm_mmio read lines) has them, QEMU\'s log does not',
+  scope: 'device',
+  appliesTo: (d) => d.transport === 'mmio' && (d.mmio?.readValues ?? 0) > 0,
+  evaluate(ctx, d) {
+    return failOnObservations(ctx, d!, ['mmio.device-register'], () => ({
+      verdict: 'PASS',
+      message: `${d!.mmio!.readValues} register reads with their values: MagicValue 0x74726976, Version 0x2, and no queue ready after a reset before the driver enabled it`,
+    }));
+  },
+});
 
 export const statusEchoed = defineRule({
   id: 'host-kvm.status-echoed',

@@ -14,7 +14,6 @@
  *   for traces that begin after the probe.
  */
 
-export const VIRTIO_MAGIC = 0x74726976;
 const VIRTIO_PCI_VENDOR = 0x1af4;
 /** transitional virtio-pci device ids 0x1000.. (VIRTIO §4.1.2.3), by their device type */
 const TRANSITIONAL: Record<number, number> = { 0x1000: 1, 0x1001: 2, 0x1002: 5, 0x1003: 3, 0x1004: 8, 0x1005: 4, 0x1009: 9 };

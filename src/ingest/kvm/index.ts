@@ -14,14 +14,14 @@
  * per file. Time: tracefs seconds (use `trace_clock` tai or realtime to share QEMU's clock).
  */
 import type { Event } from '../../model/events.ts';
-import { MMIO, mmioRegisterName } from '../../model/transport/mmio.ts';
+import { MMIO, mmioRegisterName, VIRTIO_MMIO_MAGIC } from '../../model/transport/mmio.ts';
 import { PCI_COMMON, pciRegisterName } from '../../model/transport/pci.ts';
 import type { Adapter, LineParser, OpenOptions, OpenedSource, SourceInfo } from '../adapter.ts';
 import { readLineSource } from '../adapter.ts';
 import { SourceClock } from '../clock.ts';
 import { looksLikeFtrace, tokenize } from '../ftrace/tokenize.ts';
 import type { Stats } from '../stats.ts';
-import { DeviceMap, VIRTIO_MAGIC, type Hit, type PciFunctionRef, type UserDevice } from './devices.ts';
+import { DeviceMap, type Hit, type PciFunctionRef, type UserDevice } from './devices.ts';
 import { KVM_HOST_EVENTS, parseKvmArgs, tokenizeKvm } from './tokenize.ts';
 
 export const kvmAdapter: Adapter = {
@@ -115,7 +115,7 @@ export class KvmLineParser implements LineParser {
             trapped = ts - p.ts;
             v.pendingRead.delete(r.pid);
           }
-          if (rec.val === VIRTIO_MAGIC && rec.len === 4) v.map.probe(rec.gpa);
+          if (rec.val === VIRTIO_MMIO_MAGIC && rec.len === 4) v.map.probe(rec.gpa);
         }
         const cfg = v.map.ecam(rec.gpa, rec.len, rec.val);
         if (cfg !== undefined) {
