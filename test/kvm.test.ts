@@ -285,3 +285,49 @@ describe('a device map given by the user, for a trace that begins after the prob
     expect(() => readDeviceMap(p)).toThrow(/virtio_mmio.0.base: expected a number or hex text/);
   });
 });
+
+describe('line formats', () => {
+  /** the real microvm run's lines, as `record-tgid` prints them: "comm-pid (tgid) [cpu] ..." */
+  const withTgid = (ls: string[], tgid: number) => ls.map((l) => l.replace(/^(\s*\S+-\d+)(\s+\[)/, `$1 (${tgid})$2`));
+
+  it('several VMM processes in one host trace are several VMs', async () => {
+    // the two real runs were made on one host, one after the other: one host trace of two VMMs
+    const body = (f: string) => lines(f).filter((l) => !l.startsWith('#'));
+    const both = [...withTgid(body(kvm(MICROVM)), 25077), ...withTgid(body(kvm(Q35)), 25312)];
+    const { r } = await devicesOf([writeTrace(tempDir(), 'host.kvm.trace.gz', both)]);
+    const byVm = (vm: string) => r.platform.allDevices().filter((d) => d.vm === vm).map((d) => `${d.id}/${d.type()?.name}`).sort();
+    expect([...r.platform.vms.keys()].sort()).toEqual(['host/qemu-system-x86-25077', 'host/qemu-system-x86-25312']);
+    expect(byVm('host/qemu-system-x86-25077')).toEqual(['mmio@0xfeb02800/console', 'mmio@0xfeb02a00/rng', 'mmio@0xfeb02c00/net', 'mmio@0xfeb02e00/blk']);
+    expect(byVm('host/qemu-system-x86-25312')).toEqual(['pci@00:02.0/blk', 'pci@00:03.0/net', 'pci@00:04.0/rng', 'pci@00:05.0/console']);
+  });
+
+  it("reads trace-cmd report's layout (no flags column, padded event names) as tracefs'", async () => {
+    const ls = lines(kvm(MICROVM)).filter((l) => !l.startsWith('#'));
+    const report = ['version = 6', 'cpus=2', ...ls.map((l) => l.replace(/\] \S{5} (\d+\.\d+): (\w+): /, (_, t: string, e: string) => `] ${t}: ${`${e}:`.padEnd(21)} `))];
+    expect(report.find((l) => l.includes('kvm_mmio'))).toMatch(/^\s*qemu-system-x86-\d+\s+\[\d+\] \d+\.\d+: kvm_mmio: +mmio /);
+    const kinds = async (f: string) => {
+      const out: string[] = [];
+      await run({ files: [f], onEvents: (b) => void out.push(...b.map((e) => `${e.kind}:${e.dev ?? ''}:${e.ts}`)) });
+      return out;
+    };
+    expect(await kinds(writeTrace(tempDir(), 'report.txt', report))).toEqual(await kinds(kvm(MICROVM)));
+  });
+
+  it('VMX/SVM and arm64 lines (none in the PVM captures): write cost up to kvm_entry, SMCCC calls', async () => {
+    // kernel formats: kvm_entry "vcpu %u, rip 0x%lx"; kvm_hvc_arm64 "HVC at 0x%08lx (r0: 0x%08lx, imm: 0x%lx)"
+    const ls = [
+      ' qemu-system-x86-100   [000] ..... 100.000100: kvm_mmio: mmio read len 4 gpa 0xfeb02e00 val 0x74726976',
+      ' qemu-system-x86-100   [000] ..... 100.000200: kvm_exit: vcpu 0 reason EPT_MISCONFIG rip 0xffffffff81000000 info1 0x0 info2 0x0',
+      ' qemu-system-x86-100   [000] ..... 100.000210: kvm_mmio: mmio write len 4 gpa 0xfeb02e70 val 0x0',
+      ' qemu-system-x86-100   [000] ..... 100.000215: kvm_userspace_exit: reason KVM_EXIT_MMIO (6)',
+      ' qemu-system-x86-100   [000] ..... 100.000250: kvm_entry: vcpu 0, rip 0xffffffff81000004',
+      ' qemu-system-aar-200   [001] ..... 100.000300: kvm_hvc_arm64: HVC at 0xffff80000800a5c8 (r0: 0x84000008, imm: 0x0)',
+    ];
+    const got: Event[] = [];
+    await run({ files: [writeTrace(tempDir(), 'vmx.kvm.trace', ls)], onEvents: (b) => void got.push(...b.filter((e) => e.kind === 'kvm.exit')) });
+    expect(got.map((e) => ({ ...e, src: undefined, vm: undefined }))).toEqual([
+      { kind: 'kvm.exit', dev: 'mmio@0xfeb02e00', reason: 'mmio', dur_ns: 40_000, reg: 'Status', ts: 250_000, src: undefined, vm: undefined },
+      { kind: 'kvm.exit', reason: 'hypercall', fn: 0x84000008, ts: 300_000, src: undefined, vm: undefined },
+    ]);
+  });
+});
