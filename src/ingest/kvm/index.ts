@@ -43,7 +43,8 @@ class VmState {
   readonly pendingWrite = new Map<number, { ts: number; dev?: string; reg: string; userspace: boolean }>();
   /** virtio-mmio: interrupt line (gsi) -> device, learnt from the InterruptStatus read that follows a raise */
   readonly gsiDev = new Map<number, string>();
-  readonly raisedGsi: number[] = [];
+  /** the line raised last whose device is not known yet */
+  lastRaisedGsi?: number;
   /** virtio-pci: MSI-X table entry -> vector, and per device the queue -> entry and queue select */
   readonly vectorOwner = new Map<number, { dev: string; entry: number }>();
   readonly pciQueues = new Map<string, { sel: number; entryOf: Map<number, number>; configEntry?: number }>();
@@ -151,7 +152,7 @@ export class KvmLineParser implements LineParser {
         if (rec.level === 0) return undefined;
         const dev = v.gsiDev.get(rec.gsi);
         if (dev === undefined) {
-          v.raisedGsi.push(rec.gsi);
+          v.lastRaisedGsi = rec.gsi;
           this.stats.add('event.ignored', this.info.file, lineNo, `interrupt line ${rec.gsi} of no known virtio device`, 'kvm_set_irq (no virtio device yet)');
           return undefined;
         }
@@ -257,8 +258,8 @@ export class KvmLineParser implements LineParser {
   private learnGsi(v: VmState, dev: string): void {
     if ([...v.gsiDev.values()].includes(dev)) return;
     // the line raised last, before the driver's interrupt handler looked
-    const gsi = v.raisedGsi.pop();
-    v.raisedGsi.length = 0;
-    if (gsi !== undefined) v.gsiDev.set(gsi, dev);
+    const gsi = v.lastRaisedGsi;
+    v.lastRaisedGsi = undefined;
+    if (gsi !== undefined && !v.gsiDev.has(gsi)) v.gsiDev.set(gsi, dev);
   }
 }
