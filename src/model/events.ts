@@ -77,7 +77,7 @@ export const IrqMsi = ev('irq.msi', { vector: nat, step: z.enum(['raise', 'accep
 /** The host kernel's view of one trapped access the VMM (userspace) served: from the exit to the
  *  VMM until the vCPU resumed with its answer, with the register it was for. */
 export const VmExit = ev('kvm.exit', {
-  reason: z.enum(['mmio', 'pio', 'hypercall', 'other']),
+  reason: z.enum(['mmio', 'hypercall']),
   dur_ns: nat.optional(),
   /** register name (virtio-mmio or virtio-pci common config), when the access is a virtio device's */
   reg: z.string().optional(),

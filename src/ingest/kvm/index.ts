@@ -40,7 +40,7 @@ class VmState {
   /** a read KVM handed to the VMM, per thread, until the vCPU resumes with the value */
   readonly pendingRead = new Map<number, { gpa: number; ts: number }>();
   /** a write the VMM serves, per thread: its cost is known at the next kvm_entry (VMX/SVM hosts) */
-  readonly pendingWrite = new Map<number, { ts: number; dev?: string; reg: string; userspace: boolean }>();
+  readonly pendingWrite = new Map<number, { ts: number; dev: string; reg: string; userspace: boolean }>();
   /** virtio-mmio: interrupt line (gsi) -> device, learnt from the InterruptStatus read that follows a raise */
   readonly gsiDev = new Map<number, string>();
   /** the line raised last whose device is not known yet */
@@ -145,7 +145,6 @@ export class KvmLineParser implements LineParser {
         const cfg = v.map.pio(rec.port, rec.size, rec.val, rec.write);
         if (cfg && !rec.write) this.announce(v, cfg, emit);
         if (!cfg) this.stats.add('event.ignored', this.info.file, lineNo, 'kvm_pio other than PCI configuration', 'kvm_pio (not PCI configuration)');
-        v.pendingWrite.set(r.pid, { ts, reg: `port 0x${rec.port.toString(16)}`, userspace: false });
         return undefined;
       }
       case 'set_irq': {
@@ -180,7 +179,7 @@ export class KvmLineParser implements LineParser {
         if (pending) pending.userspace = true;
         return undefined;
       case 'entry':
-        if (pending?.userspace) emit({ kind: 'kvm.exit', ...(pending.dev !== undefined ? { dev: pending.dev } : {}), reason: pending.dev !== undefined ? 'mmio' : 'pio', dur_ns: ts - pending.ts, reg: pending.reg });
+        if (pending?.userspace) emit({ kind: 'kvm.exit', dev: pending.dev, reason: 'mmio', dur_ns: ts - pending.ts, reg: pending.reg });
         v.pendingWrite.delete(r.pid);
         return undefined;
       case 'exit':

@@ -37,7 +37,7 @@ export type KvmRecord =
   | { t: 'mmio'; op: 'read' | 'unsatisfied-read' | 'write'; len: number; gpa: number; val: number | undefined }
   /** x86: a write an ioeventfd consumed on the fast path (no value, no size) */
   | { t: 'fast_mmio'; gpa: number }
-  | { t: 'pio'; write: boolean; port: number; size: number; count: number; val: number }
+  | { t: 'pio'; write: boolean; port: number; size: number; val: number }
   | { t: 'set_irq'; gsi: number; level: number }
   | { t: 'msi'; dst: number; vec: number }
   | { t: 'accept'; vec: number }
@@ -73,7 +73,7 @@ export function parseKvmArgs(event: string, args: string): KvmRecord | string | 
     case 'kvm_pio': {
       const m = PIO.exec(args);
       if (!m) return 'expected "pio_OP at 0x.. size N count N val 0x.."';
-      return { t: 'pio', write: m[1] === 'write', port: hex(m[2]!), size: Number(m[3]), count: Number(m[4]), val: hex(m[5]!) };
+      return { t: 'pio', write: m[1] === 'write', port: hex(m[2]!), size: Number(m[3]), val: hex(m[5]!) };
     }
     case 'kvm_set_irq': {
       const m = SET_IRQ.exec(args);

@@ -1,10 +1,11 @@
 /**
  * The virtio-pci modern register file (VIRTIO §4.1.4): the common configuration structure as a
- * table of offsets, plus the ISR status byte. Like transport/mmio.ts it keeps the selectors and the
- * per-queue registers, and hands what the rest of the model needs (feature words, queue sizes)
- * to its `PciHost`; the device status goes to the status machine as a `status` event, exactly as for
- * virtio-mmio. Which structure an access is in (common, notify, ISR, device config) is the
- * adapter's finding, from the capability list in PCI configuration space.
+ * table of offsets. Like transport/mmio.ts it keeps the selectors and the per-queue registers, and
+ * hands what the rest of the model needs (feature words, queue sizes) to its `PciHost`; the device
+ * status goes to the status machine as a `status` event, exactly as for virtio-mmio. Which
+ * structure an access is in (common, notify, ISR, device config) is the adapter's finding, from the
+ * capability list in PCI configuration space; which queue and device an MSI-X vector serves, from
+ * queue_msix_vector / config_msix_vector and the MSI-X table writes, too (src/ingest/kvm).
  */
 import type { Ref } from '../observations.ts';
 
@@ -41,16 +42,10 @@ export function pciRegisterName(region: 'common' | 'notify' | 'isr' | 'device', 
   return `${region}+0x${offset.toString(16)}`;
 }
 
-/** MSI-X "no vector" (VIRTIO §4.1.4.3) */
-export const VIRTIO_MSI_NO_VECTOR = 0xffff;
-
 export interface PciQueue {
   /** queue_size as the device first offered it (read before the driver wrote one) */
   sizeMax?: number;
   num?: number;
-  /** MSI-X table entry the driver gave the queue */
-  vector?: number;
-  notifyOff?: number;
   ready: boolean;
 }
 
@@ -63,11 +58,6 @@ export interface PciHost {
 
 export class PciState {
   accesses = 0;
-  numQueues?: number;
-  /** MSI-X table entry for configuration change notifications */
-  configVector?: number;
-  /** ISR reads that found an interrupt pending (bit 0: a used buffer, bit 1: a configuration change) */
-  isrHits = 0;
   private queueSel = 0;
   private driverFeatureSel = 0;
   private deviceFeatureSel = 0;
@@ -83,28 +73,12 @@ export class PciState {
 
   read(region: 'common' | 'notify' | 'isr' | 'device', offset: number, value: number | undefined, ref: Ref): void {
     this.accesses++;
-    if (value === undefined) return;
-    if (region === 'isr') {
-      if ((value & 3) !== 0) this.isrHits++;
-      return;
-    }
-    if (region !== 'common') return;
-    switch (offset) {
-      case PCI_COMMON.device_feature:
-        this.host.deviceFeatureWord(this.deviceFeatureSel, value, ref);
-        break;
-      case PCI_COMMON.num_queues:
-        this.numQueues = value;
-        break;
-      case PCI_COMMON.queue_size: {
-        // before the driver writes it, queue_size reads the device's maximum (0: no such queue)
-        const q = this.queue();
-        if (q.num === undefined) q.sizeMax = value;
-        break;
-      }
-      case PCI_COMMON.queue_notify_off:
-        this.queue().notifyOff = value;
-        break;
+    if (value === undefined || region !== 'common') return;
+    if (offset === PCI_COMMON.device_feature) this.host.deviceFeatureWord(this.deviceFeatureSel, value, ref);
+    else if (offset === PCI_COMMON.queue_size) {
+      // before the driver writes it, queue_size reads the device's maximum (0: no such queue)
+      const q = this.queue();
+      if (q.num === undefined) q.sizeMax = value;
     }
   }
 
@@ -121,9 +95,6 @@ export class PciState {
       case PCI_COMMON.driver_feature:
         this.host.driverFeatureWord(this.driverFeatureSel, value, ref);
         break;
-      case PCI_COMMON.config_msix_vector:
-        this.configVector = value;
-        break;
       case PCI_COMMON.queue_select:
         this.queueSel = value;
         break;
@@ -137,9 +108,6 @@ export class PciState {
         this.host.queueSize(this.queueSel, value);
         break;
       }
-      case PCI_COMMON.queue_msix_vector:
-        this.queue().vector = value;
-        break;
       case PCI_COMMON.queue_enable:
         this.queue().ready = value === 1;
         break;
