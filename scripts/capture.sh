@@ -17,7 +17,19 @@ QEMU 7.2 (Debian 12), Debian 6.1 kernel + busybox initramfs, TCG:
   arm64-virt         arm64 virt, cortex-a57, virtio-mmio v2 from the device tree; also OUTDIR/arm64-virt.dtb.gz
   gpu-multi          3 q35 VMs (cluster, ivi, rear), virtio-gpu-pci only, started together, framebuffer writes at
                      3:2:1 rates; OUTDIR/NAME.trace.gz per VM + OUTDIR/gpu-multi.info.txt
-  VARIANT+ftrace     (microvm-legacy, microvm-modern, q35-pci, q35-gpu, gpu-multi) also the guest's ftrace of the
+  q35-gpu-noedid     q35-gpu with virtio-gpu-pci,edid=off (the device offers no VIRTIO_GPU_F_EDID)
+  microvm-gpu, microvm-gpu-noedid  the q35-gpu workload on microvm (virtio-mmio v2: feature words logged) with
+                     virtio-gpu-device, EDID on (QEMU's default) or off
+Device variants (QEMU 7.2, microvm, virtio-mmio v2, one device set and workload each; guest evidence below):
+  microvm-discard    blk (discard=unmap): blkdiscard, BLKZEROOUT (WRITE_ZEROES), fstrim on an ext2 filesystem
+  microvm-mq         2 vCPUs, blk with num-queues=2 throttled to 200 IOPS: four dd per CPU write, then read;
+                     one per CPU writes buffered + fsync
+  microvm-scsi       a scsi-hd disk on virtio-scsi-device: writes, fsync, reads, a discard
+  microvm-balloon-input  virtio-balloon, virtio-keyboard, virtio-tablet; the host inflates and deflates the
+                     balloon and sends keys and a click through QEMU's monitor (V.info.txt: when)
+  microvm-netctrl    net alone: MAC change, DHCP, promisc and allmulticast (control queue)
+  microvm-killed     blk with writes throttled to 2 MiB/s; QEMU is killed (SIGKILL) 2 s into a write loop
+  VARIANT+ftrace     (all but arm64-virt, microvm-killed and the sound variants) also the guest's ftrace of the
                      same run: OUTDIR/V.guest-ftrace.txt.gz, V.guest.*.txt, V.align.txt
 QEMU 10.0 (Debian 13 chroot, debootstrapped once into $VSND_ROOT; slow the first time), virtio-sound-pci:
   wav-playback       -audiodev wav (playback only)
@@ -26,12 +38,16 @@ QEMU 10.0 (Debian 13 chroot, debootstrapped once into $VSND_ROOT; slow the first
 QEMU 7.2 under -accel kvm (needs /dev/kvm): QEMU's log AND the host kernel's KVM tracepoints of one run
 (OUTDIR/qemu-V.kvm.trace.gz + qemu-V.qemu.trace.gz; scripts/capture/kvm.sh, its own environment there):
   kvm-microvm-mmio   x86 microvm, virtio-mmio v2;  kvm-q35-pci   x86 q35, virtio-pci
-Groups: x86 = microvm-legacy microvm-modern q35-pci; all-7.2 = x86 + q35-gpu + arm64-virt; sound = the three above.
+Groups: x86 = microvm-legacy microvm-modern q35-pci; all-7.2 = x86 + q35-gpu + arm64-virt; sound = the three above;
+  scenarios = traces/qemu-7.2-scenarios: microvm-discard+ftrace microvm-mq+ftrace microvm-scsi+ftrace
+  microvm-balloon-input microvm-netctrl+ftrace microvm-killed q35-gpu-noedid microvm-gpu microvm-gpu-noedid.
 
-Every variant writes OUTDIR/V.trace.gz, V.console.txt, V.info.txt.
+Every variant writes OUTDIR/V.trace.gz, V.console.txt, V.info.txt; q35-gpu-noedid, microvm-gpu* and the device
+variants also the guest's own view, dumped through a second UART: V.guest.{interrupts,dmesg,lsmod,virtio_devices}.txt.
 Environment:
   CAPTURE_CACHE     downloaded kernels/busybox, kept between runs (default /var/tmp/avpscope-capture-cache)
   CAPTURE_ATTEMPTS  runs per variant before giving up (default 3; a retry is a safety net only)
+  CAPTURE_EVIDENCE  1: every single-VM variant also dumps the guest evidence (V.guest.*.txt)
   BOOT_TIMEOUT      s without any guest output line before a boot counts as hung (default 25; gpu-multi: 90)
   QEMU_TIMEOUT      s before any run is killed (default 180)
   CAPTURE_TSC_KHZ   guest TSC rate for microvm's tsc_early_khz= (default: the host's, from its kernel log)
@@ -55,14 +71,17 @@ for a in "$@"; do
     x86) set -- microvm-legacy microvm-modern q35-pci ;;
     all-7.2) set -- microvm-legacy microvm-modern q35-pci q35-gpu arm64-virt ;;
     sound) set -- wav-playback none-duplex chmaps-probe-fail ;;
+    scenarios) set -- microvm-discard+ftrace microvm-mq+ftrace microvm-scsi+ftrace microvm-balloon-input \
+                 microvm-netctrl+ftrace microvm-killed q35-gpu-noedid microvm-gpu microvm-gpu-noedid ;;
     *) set -- "$a" ;;
   esac
   for v in "$@"; do
     ft=0; base=$v
     case $v in *+ftrace) ft=1; base=${v%+ftrace} ;; esac
     case $base in
-      microvm-legacy|microvm-modern|q35-pci|q35-gpu|gpu-multi) ;;
-      arm64-virt|wav-playback|none-duplex|chmaps-probe-fail|kvm-microvm-mmio|kvm-q35-pci) [ $ft = 0 ] || { echo "capture: $base has no +ftrace form" >&2; exit 2; } ;;
+      microvm-legacy|microvm-modern|q35-pci|q35-gpu|gpu-multi|q35-gpu-noedid|microvm-gpu|microvm-gpu-noedid) ;;
+      microvm-discard|microvm-mq|microvm-scsi|microvm-balloon-input|microvm-netctrl) ;;
+      arm64-virt|microvm-killed|wav-playback|none-duplex|chmaps-probe-fail|kvm-microvm-mmio|kvm-q35-pci) [ $ft = 0 ] || { echo "capture: $base has no +ftrace form" >&2; exit 2; } ;;
       *) echo "capture: unknown variant '$v' (see --help)" >&2; exit 2 ;;
     esac
     for w in "${VARIANTS[@]}"; do [ "$w" != "$base" ] || { echo "capture: $base given twice: its files would collide" >&2; exit 2; }; done

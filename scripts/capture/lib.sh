@@ -67,11 +67,12 @@ use_kernel() {
 }
 
 # QEMU trace events (globs for -trace events=FILE). One list for every QEMU 7.2 variant (patterns that match nothing
-# in a given run cost nothing); the sound variants (QEMU 10.0) use their own.
+# in a given run cost nothing; virtio_* also takes virtio_scsi_*, virtio_balloon_*, virtio_input_*), plus a variant's
+# EVENTS_MORE (qemu.sh); the sound variants (QEMU 10.0) use their own.
 write_events() { # FILE [qemu72|sound]
   case ${2:-qemu72} in
     qemu72) printf '%s\n' 'virtio_*' 'virtqueue_*' 'virtio_mmio_*' 'virtio_blk_*' 'virtio_net_*' 'virtio_rng_*' 'virtio_serial_*' \
-              'virtio_console_*' 'virtio_pci_*' 'msix_*' 'virtio_gpu_*' > "$1" ;;
+              'virtio_console_*' 'virtio_pci_*' 'msix_*' 'virtio_gpu_*' "${EVENTS_MORE[@]}" > "$1" ;;
     sound)  printf '%s\n' 'virtio_snd_*' 'virtio_*' 'virtqueue_*' 'audio_*' > "$1" ;;
   esac
 }

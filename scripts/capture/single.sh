@@ -26,23 +26,26 @@ initrd_for() {
 
 # capture_single VARIANT FTRACE(0/1)
 capture_single() {
-  local v=$1 ft=$2 d attempt st="" t0 t1 initrd mem tries=() append tag=$1
+  local v=$1 ft=$2 d attempt st="" t0 t1 initrd mem tries=() append tag=$1 good=done
   [ "$ft" = 1 ] && tag="$1+ftrace"
   variant_def "$v" || die "unknown variant $v"
+  [ "$KILLED" = 1 ] && good=killed   # a run meant to be killed is good when the kill came (after the evidence dump)
   [ "$ft" = 1 ] && [ "$ARCH" != amd64 ] && die "$v+ftrace: the guest ftrace probes are written for x86-64 (argument registers)"
   prepare_arch "$ARCH"
   use_kernel "$KFLAVOUR" "$ARCH"
   local sets=(virtio); [ "$ARCH" = amd64 ] && sets+=(pci); [ "$GPU" = 1 ] && sets+=(gpu)
-  initrd=$(initrd_for "${sets[@]}")
+  initrd=$(initrd_for "${sets[@]}" "${SETS[@]}")
   write_events "$WORK/events"
   d=$WORK/$v; mkdir -p "$d"
   mem=$MEM; [ "$ft" = 1 ] && mem=1024
-  append=$(kernel_append "$v" "$ft" cap.work=basic)
+  local words=(cap.work="$WORKLOAD"); [ "$EVIDENCE" = 1 ] && words+=(cap.evidence=1)
+  append=$(kernel_append "$v" "$ft" "${words[@]}")
   for ((attempt = 1; attempt <= ATTEMPTS; attempt++)); do
     rm -f "$d"/* "$OUT/$v".guest.*
-    qemu_args_devices "$d"; FTARGS=(); [ "$ft" = 1 ] && ftrace_args "$d"
-    local cmd=("$QEMU" -M "$MACHINE" -m "$mem" -smp 1 -nographic -no-reboot -name "$v" "${EXTRA[@]}" "${FTARGS[@]}"
-      -kernel "$VMLINUZ" -initrd "$initrd" -append "$append" "${DEVARGS[@]}"
+    qemu_args_devices "$d" "$DEVS"; FTARGS=(); { [ "$ft" = 1 ] || [ "$EVIDENCE" = 1 ]; } && ftrace_args "$d"
+    MONARGS=(); MON_READER=; [ ${#CUES[@]} -gt 0 ] && { monitor_args "$d"; MON_IN=$d/mon.in; }
+    local cmd=("$QEMU" -M "$MACHINE" -m "$mem" -smp "$SMP" -nographic -no-reboot -name "$v" "${EXTRA[@]}" "${FTARGS[@]}"
+      "${MONARGS[@]}" -kernel "$VMLINUZ" -initrd "$initrd" -append "$append" "${DEVARGS[@]}"
       -msg timestamp=on -trace events="$WORK/events",file="$d/qemu.trace")
     if [ "$ARCH" = arm64 ] && [ $attempt = 1 ]; then   # the device tree the guest boots with
       "${cmd[@]}" -machine dumpdtb="$d/dtb" > /dev/null 2>&1; [ -s "$d/dtb" ] || die "$v: -machine dumpdtb failed"
@@ -52,12 +55,14 @@ capture_single() {
     vm_start "$d/console.txt" "${cmd[@]}"
     vm_watch "$VM_PID:$d/console.txt"; st=${VM_ST[0]}
     t1=$(date +%s.%N)
-    if [ "$st" = done ] && [ "$ft" = 1 ]; then ftrace_split "$d/ttyS1.out" "$OUT/$v" || st=bad-dump; fi
+    [ -z "$MON_READER" ] || { sleep 0.3; kill "$MON_READER" 2>/dev/null || true; wait "$MON_READER" 2>/dev/null || true; }
+    if [ "$st" = "$good" ] && [ "$ft" = 1 ]; then ftrace_split "$d/ttyS1.out" "$OUT/$v" || st=bad-dump
+    elif [ "$st" = "$good" ] && [ "$EVIDENCE" = 1 ]; then ftrace_split "$d/ttyS1.out" "$OUT/$v" 0 || st=bad-dump; fi
     tries+=("attempt $attempt: $st after $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b-a}') s")
-    [ "$st" = done ] && break
+    [ "$st" = "$good" ] && break
     log "$v: attempt $attempt $st ($(tail -c 300 "$d/console.txt" | tr -d '\r' | grep -av '^$' | tail -2 | tr '\n' '|'))"
   done
-  if [ "$st" != done ]; then
+  if [ "$st" != "$good" ]; then
     tr -d '\r' < "$d/console.txt" > "$OUT/$v.failed.console.txt"
     die "$v: no good run in $ATTEMPTS attempts (${tries[*]}); last console: $OUT/$v.failed.console.txt"
   fi
@@ -73,6 +78,8 @@ capture_single() {
     echo "append: $append"
     [ "$MACHINE" = microvm ] && echo "tsc_early_khz source: $TSC_KHZ_SRC"
     printf '%s\n' "${tries[@]}"
+    [ ${#CUE_LOG[@]} -eq 0 ] || printf 'host %s\n' "${CUE_LOG[@]}"
+    printf 'command:'; printf ' %q' "${cmd[@]}"; echo
   } > "$OUT/$v.info.txt"
   log "$tag: $(wc -l < "$d/qemu.trace") QEMU trace lines ($(grep -c ':virtio_gpu_cmd_' "$d/qemu.trace") virtio_gpu_cmd_*)," \
       "guest steps $(grep -c '^== ' "$OUT/$v.console.txt")$( [ "$ft" = 1 ] && echo ", $(zcat "$OUT/$v.guest-ftrace.txt.gz" | grep -vc '^#') guest ftrace lines"), ${#tries[@]} attempt(s), $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b-a}') s"
