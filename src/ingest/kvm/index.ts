@@ -116,7 +116,8 @@ export class KvmLineParser implements LineParser {
             trapped = ts - p.ts;
             v.pendingRead.delete(r.pid);
           }
-          if (rec.val === VIRTIO_MMIO_MAGIC && rec.len === 4) v.map.probe(rec.gpa);
+          // a probe reads MagicValue at a window's base, outside any device already known
+          if (rec.val === VIRTIO_MMIO_MAGIC && rec.len === 4 && v.map.lookup(rec.gpa) === undefined) v.map.probe(rec.gpa);
         }
         const cfg = v.map.ecam(rec.gpa, rec.len, rec.val);
         if (cfg !== undefined) {
