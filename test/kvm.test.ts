@@ -4,6 +4,7 @@
  * negotiation judged from register values (q35 included), rings NOT-OBSERVED with the reason, and
  * the join with QEMU's log of the same run. Expected values are read from the raw lines here.
  */
+import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -329,5 +330,23 @@ describe('line formats', () => {
       { kind: 'kvm.exit', dev: 'mmio@0xfeb02e00', reason: 'mmio', dur_ns: 40_000, reg: 'Status', ts: 250_000, src: undefined, vm: undefined },
       { kind: 'kvm.exit', reason: 'hypercall', fn: 0x84000008, ts: 300_000, src: undefined, vm: undefined },
     ]);
+  });
+});
+
+describe('the command line', () => {
+  it('perf kvm prints the join and the three latency tables; check on a bad device map exits 2 naming the file', () => {
+    const bin = join(import.meta.dirname, '..', 'bin', 'avpscope.js');
+    const cli = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', cwd: tempDir() });
+    const r = cli('perf', 'kvm', kvm(Q35), qemu(Q35), '--no-db');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^joined .*qemu-q35-pci\.kvm\.trace\.gz with .*qemu-q35-pci\.qemu\.trace\.gz: VMM clock = KVM clock \+ 3\.00 µs, from 24 status write\/echo pairs/m);
+    expect(r.stdout).toContain('pci@00:02.0 = 0x55fae3d39cc0');
+    for (const t of ['Trapped register accesses', 'Doorbell → interrupt per queue', 'Interrupt injection']) expect(r.stdout).toContain(t);
+    const map = join(tempDir(), 'map.json');
+    writeFileSync(map, '{"virtio_mmio": 3}');
+    const bad = cli('check', kvm(MICROVM), '--no-db', '--device-map', map);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/map\.json: device map: virtio_mmio: /);
+    expect(bad.stderr).not.toMatch(/at .*\.ts:\d+/);
   });
 });
