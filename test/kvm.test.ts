@@ -104,6 +104,8 @@ describe('KVM trace alone: devices from addresses', () => {
     const r = await reportOf([kvm(Q35)]);
     // blk offered 0x30006e54 (device_feature read "gpa 0xfe000004 val 0x30006e54"): FLUSH 9, CONFIG_WCE 11, DISCARD 13, WRITE_ZEROES 14
     for (const id of ['AVPS-v2.0-5', 'AVPS-v2.0-6', 'AVPS-v2.0-7', 'AVPS-v2.0-7b']) expect(verdict(r, id, 'blk'), id).toEqual(['PASS']);
+    // the evidence is the read of the word that holds the bit (word 0, after device_feature_select 0)
+    expect(r.findings.find((f) => f.rule === 'AVPS-v2.0-5')!.evidence[0]!.raw).toMatch(/mmio read len 4 gpa 0xfe000004 val 0x30006e54$/);
     // net offered 0x30bf802c: MTU 3, MAC 5, CTRL_MAC_ADDR 23
     for (const id of ['AVPS-v2.0-10', 'AVPS-v2.0-11', 'AVPS-v2.0-12', 'AVPS-v2.0-13']) expect(verdict(r, id, 'net'), id).toEqual(['PASS']);
     for (const id of ['virtio.init-order', 'virtio.features-before-features-ok', 'virtio.version-1', 'virtio.live-after-driver-ok']) {

@@ -14,7 +14,10 @@ export function judgeOfferedFeature(d: Device, bit: number, assume: AssumedDrive
   const typeId = d.type()?.id;
   const name = featureName(typeId, bit);
   const offered = d.status.sessions.map((s) => s.offered).find((o) => o !== undefined && hasBit(o.bits, bit));
-  if (offered) return { verdict: 'PASS', message: `${name} (bit ${bit}) is in the device's offered features ${hexBits(offered.bits)}`, evidence: [offered.ref] };
+  if (offered) {
+    // the read of the word that holds the bit, where the trace shows the words
+    return { verdict: 'PASS', message: `${name} (bit ${bit}) is in the device's offered features ${hexBits(offered.bits)}`, evidence: [offered.words?.get(bit >> 5) ?? offered.ref] };
+  }
   const negotiated = d.status.sessions.map((s) => ({ s, acc: s.accepted() })).filter((x) => x.acc !== undefined);
   const accepted = negotiated.find((x) => hasBit(x.acc!.bits, bit));
   if (accepted) {
@@ -26,7 +29,7 @@ export function judgeOfferedFeature(d: Device, bit: number, assume: AssumedDrive
   }
   const deviceOffered = d.status.sessions.map((s) => s.offered).find((o) => o !== undefined);
   if (deviceOffered) {
-    return { verdict: 'FAIL', message: `${name} (bit ${bit}) is missing from the device's offered features ${hexBits(deviceOffered.bits)}`, evidence: [deviceOffered.ref] };
+    return { verdict: 'FAIL', message: `${name} (bit ${bit}) is missing from the device's offered features ${hexBits(deviceOffered.bits)}`, evidence: [deviceOffered.words?.get(bit >> 5) ?? deviceOffered.ref] };
   }
   if (negotiated.length === 0) {
     return { verdict: 'NOT-OBSERVED', message: `the trace shows no feature negotiation for this device${d.transport === 'pci' ? ' (QEMU 7.2 logs no feature words for virtio-pci)' : ''}` };

@@ -37,7 +37,8 @@ export class Session {
   readonly featureWords: FeatureWord[] = [];
   /** a whole accepted feature set, from a canonical `features` event */
   acceptedEvent?: { bits: bigint; ref: Ref };
-  offered?: { bits: bigint; ref: Ref };
+  /** `words`: when read word by word (register values), the read of each word, by its select value */
+  offered?: { bits: bigint; ref: Ref; words?: Map<number, Ref> };
   readonly orderProblems: OrderProblem[] = [];
   readonly clearedBits: OrderProblem[] = [];
   readonly lateFeatureWrites: Ref[] = [];
@@ -178,7 +179,8 @@ export class StatusTracker {
     if (!s || sel > 3) return;
     const shift = BigInt(32 * sel);
     const old = s.offered?.bits ?? 0n;
-    s.offered = { bits: (old & ~(0xffffffffn << shift)) | (BigInt(value >>> 0) << shift), ref };
+    const words = new Map(s.offered?.words ?? []).set(sel, ref);
+    s.offered = { bits: (old & ~(0xffffffffn << shift)) | (BigInt(value >>> 0) << shift), ref, words };
   }
 
   driverFeatureWord(sel: number, value: number, ref: Ref): void {
