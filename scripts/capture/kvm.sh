@@ -189,11 +189,11 @@ if [ "$TRACING" = 1 ]; then
   echo "$TRACE_CLOCK" > "$TFS/trace_clock"; echo "$TRACE_BUF_KB" > "$TFS/buffer_size_kb"
   if [ "$KVM_FILTER" = 1 ]; then
     # device traffic only (what avpscope reads): the in-kernel LAPIC/IOAPIC and the LAPIC timer are noise
-    KVM_EVENTS=("${KVM_EVENTS[@]/kvm_eoi}")
+    keep=(); for e in "${KVM_EVENTS[@]}"; do [ "$e" = kvm_eoi ] || keep+=("$e"); done; KVM_EVENTS=("${keep[@]}")
     echo 'gpa < 0xfec00000' > "$TFS/events/kvm/kvm_mmio/filter"
     echo 'vec != 236' > "$TFS/events/kvm/kvm_apic_accept_irq/filter"
   fi
-  for e in "${KVM_EVENTS[@]}"; do [ -n "$e" ] && echo 1 > "$TFS/events/kvm/$e/enable"; done
+  for e in "${KVM_EVENTS[@]}"; do echo 1 > "$TFS/events/kvm/$e/enable"; done
   [ -d "$TFS/events/kvm/kvm_fpu" ] && echo 0 > "$TFS/events/kvm/kvm_fpu/enable"
   echo > "$TFS/trace"
 fi
