@@ -9,7 +9,7 @@ import type { Ref } from '../model/observations.ts';
 import type { Platform } from '../model/platform.ts';
 import { CATALOGUE } from './catalogue.ts';
 import { RING_RULES } from './visibility.ts';
-import type { Level, Rule, Verdict } from './rule.ts';
+import type { Level, Outcome, Rule, Verdict } from './rule.ts';
 
 export interface Finding {
   rule: string;
@@ -45,10 +45,15 @@ export function runChecks(platform: Platform, opts: CheckOptions = {}): Finding[
     const devices = [...vm.devices.values()].filter(judged);
     const observations = platform.observations.filter((o) => o.vm === vm.name);
     const ctx = { platform, vm: vm.name, devices, observations, assumeDriver };
+    // a ring rule the VM's traces cannot judge says why
+    const unseenSaid = (o: Outcome, id: string): Outcome => {
+      const why = o.verdict === 'NOT-OBSERVED' && RING_RULES.has(id) ? platform.ringsUnseen.get(vm.name) : undefined;
+      return why === undefined ? o : { ...o, message: why };
+    };
     for (const rule of opts.rules ?? CATALOGUE) {
       const base = { rule: rule.id, title: rule.title, level: rule.level, spec: rule.source.spec, where: rule.source.where, vm: vm.name };
       if (rule.scope === 'vm') {
-        const o = rule.evaluate(ctx, undefined);
+        const o = unseenSaid(rule.evaluate(ctx, undefined), rule.id);
         out.push({ ...base, dev: null, dev_type: null, dev_type_how: null, verdict: o.verdict, message: o.message, evidence: o.evidence ?? [] });
         continue;
       }
@@ -64,9 +69,7 @@ export function runChecks(platform: Platform, opts: CheckOptions = {}): Finding[
       }
       for (const d of applicable) {
         const t = d.type();
-        const o = rule.evaluate(ctx, d);
-        const unseen = o.verdict === 'NOT-OBSERVED' && RING_RULES.has(rule.id) ? platform.ringsUnseen.get(vm.name) : undefined;
-        if (unseen !== undefined) o.message = unseen;
+        const o = unseenSaid(rule.evaluate(ctx, d), rule.id);
         out.push({ ...base, dev: d.id, dev_type: t?.name ?? null, dev_type_how: t?.how ?? null, verdict: o.verdict, message: o.message, evidence: o.evidence ?? [] });
       }
     }
