@@ -136,8 +136,7 @@ export async function planKvmJoins(sources: OpenedSource[]): Promise<KvmJoin[] |
     const [ks, qs] = [await collectStatus(k), await collectStatus(q)];
     const shift = Number(ks.origin - qs.origin);
     for (const p of ks.points) p.abs += shift;
-    const j = joinStatus(ks.points, qs.points, { vm: k.info.vm, kvmFile: k.info.file, vmmFile: q.info.file });
-    joins.push(j);
+    joins.push(joinStatus(ks.points, qs.points, { vm: k.info.vm, kvmFile: k.info.file, vmmFile: q.info.file }));
   }
   return joins.length > 0 ? joins : undefined;
 }
