@@ -46,7 +46,7 @@ it('avpscope explore under tmux: open a real trace, e jumps to a FAIL, Enter ope
   const cmd = `node bin/avpscope.js explore ${MICROVM_LEGACY} --db ${db}; echo "exit=$?"; sleep 60`;
   tmux('new-session', '-d', '-s', 'explore', '-x', '80', '-y', '24', '-c', ROOT, cmd);
   const overview = await screen((s) => /Verdicts: \d/.test(s), 'the overview');
-  expect(overview).toContain('Verdicts: 4 FAIL');
+  expect(overview).toContain('Verdicts: 11 FAIL');
   expect(overview.split('\n')[0]).toContain('[1 Overview]');
   tmux('send-keys', '-t', 'explore', 'e');
   const list = await screen((s) => s.includes('[2 Findings]'), 'the findings list');

@@ -72,11 +72,13 @@ afterAll(() => {
 describe('overview', () => {
   it('shows the trace, the verdict counts by target, each device with type, how known and transport, and input problems', async () => {
     const t = await started(legacy);
-    const f = await until(t.lastFrame, (x) => x.includes('Verdicts: 4 FAIL'), 'verdict counts');
+    const f = await until(t.lastFrame, (x) => x.includes('Verdicts: 11 FAIL'), 'verdict counts');
     expect(f).toContain('trace ');
     expect(f).toContain('microvm-legacy.trace.gz');
-    expect(f).toContain('Verdicts: 4 FAIL, 4 NOT-OBSERVED, 37 PASS');
-    expect(f).toMatch(/device\s+4 FAIL, 4 NOT-OBSERVED, 36 PASS/);
+    expect(f).toContain('Verdicts: 11 FAIL, 39 NOT-OBSERVED, 17 NOT-APPLICABLE, 49 PASS');
+    expect(f).toMatch(/device\s+8 FAIL, 9 NOT-APPLICABLE, 28 PASS/);
+    expect(f).toMatch(/driver\s+4 NOT-OBSERVED, 16 PASS/);
+    expect(f).toMatch(/platform\s+3 FAIL, 35 NOT-OBSERVED, 8 NOT-APPLICABLE, 5 PASS/);
     expect(f).toMatch(/0x55b9d8333cf0\s+blk\s+seen\s+mmio v1/);
     expect(f).toMatch(/0x55b9d8c3bd80\s+net\s+inferred\s+mmio v1/);
     expect(f).toContain('Input problems: none');
@@ -111,9 +113,6 @@ describe('verdicts the explorer does not know yet', () => {
     try {
       await run.store.conn.run("UPDATE findings SET verdict = 'DECLARED' WHERE rule = 'AVPS-v2.0-4'");
       await run.store.conn.run("UPDATE findings SET verdict = 'SOMETHING-NEW' WHERE rule = 'AVPS-v2.0-5'");
-      // issue 7's target column: the counts are by target once the store has it
-      await run.store.conn.run("ALTER TABLE findings ADD COLUMN target VARCHAR");
-      await run.store.conn.run("UPDATE findings SET target = CASE WHEN rule = 'virtio.version-1' THEN 'driver' WHEN dev IS NULL THEN 'platform' ELSE 'device' END");
       run.report = await loadReport(run.store.conn);
       const t = await started(run, { cols: 120, rows: 30 });
       const f = await until(t.lastFrame, (x) => x.includes('DECLARED'), 'the new verdicts');
@@ -170,7 +169,7 @@ describe('findings and evidence', () => {
 
   it('e and E walk the FAILs forwards and backwards, wrapping; j/k, g/G and PgDn/PgUp move the cursor', async () => {
     const fails = legacy.report.findings.map((f, i) => [f, i] as const).filter(([f]) => f.verdict === 'FAIL');
-    expect(fails.length).toBe(4);
+    expect(fails.length).toBe(11);
     const t = await started(legacy, { cols: 120, rows: 60 });
     await press(t.stdin, '2');
     const selected = async () => {
@@ -197,9 +196,13 @@ describe('findings and evidence', () => {
     expect(await selected()).toContain(legacy.report.findings[0]!.rule);
     await press(t.stdin, 'G');
     expect(await selected()).toContain(legacy.report.findings.at(-1)!.rule);
-    // 45 findings, 59 rows a page: PgUp from the last lands on the first
+    // 116 findings, 59 rows a page: two PgUp from the last land on the first, two PgDn back on the last
+    expect(legacy.report.findings.length).toBe(116);
+    await press(t.stdin, KEY.pgUp);
+    expect(await selected()).not.toContain(legacy.report.findings.at(-1)!.rule);
     await press(t.stdin, KEY.pgUp);
     expect(await selected()).toContain(legacy.report.findings[0]!.rule);
+    await press(t.stdin, KEY.pgDn);
     await press(t.stdin, KEY.pgDn);
     expect(await selected()).toContain(legacy.report.findings.at(-1)!.rule);
     t.unmount();

@@ -49,6 +49,7 @@ export function inputOptions(cmd: Command): Command {
     .option('--vm <name...>', 'VM name per trace file (default: the file name)')
     .addOption(new Option('--input-format <name>', 'read the traces as this format instead of sniffing').choices(ADAPTERS.map((a) => a.name)))
     .option('--strict', 'fail (exit 2) on any bad line instead of counting it')
+    .option('--device-map <file>', "host KVM traces: virtio-mmio windows from a device tree blob's virtio,mmio nodes or a JSON list (for traces that begin after the probe)")
     .addOption(
       new Option('--assume-driver <driver>', 'driver behaviour assumed when judging offered features').choices(['linux', 'none']).default('linux'),
     )
@@ -64,6 +65,7 @@ export async function withInputs(inputs: string[], o: Record<string, unknown>, f
     vm: o.vm as string[] | undefined,
     format: o.inputFormat as string | undefined,
     strict: o.strict as boolean | undefined,
+    deviceMap: o.deviceMap as string | undefined,
     assumeDriver: o.assumeDriver as 'linux' | 'none' | undefined,
     manifest: o.manifest as string | undefined,
     profile: o.profile as 'development' | 'production' | undefined,

@@ -52,10 +52,13 @@ export async function* mergeSources(sources: OpenedSource[], opts: MergeOptions 
     cursors.push(c);
   }
   const origins = sources.map((s) => s.info.originNs);
-  const runOrigin = origins.reduce((a, b) => (b < a ? b : a), origins[0] ?? 0n);
+  // a source without a clock (a device tree blob, the guest's boot log: ts 0) has no origin to
+  // set the run's by; its events stand at the run's start
+  const timed = origins.filter((_, i) => sources[i]!.info.timed);
+  const runOrigin = timed.reduce((a, b) => (b < a ? b : a), timed[0] ?? 0n);
   cursors.forEach((c, i) => {
     const clock = opts.clock?.(i);
-    c.shift = Number(origins[i]! - runOrigin) + (clock?.offsetNs ?? 0);
+    c.shift = (sources[i]!.info.timed ? Number(origins[i]! - runOrigin) : 0) + (clock?.offsetNs ?? 0);
     c.drift = (clock?.driftPpm ?? 0) * 1e-6;
     c.refTs = clock?.refTs ?? 0;
   });
