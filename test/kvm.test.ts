@@ -359,3 +359,22 @@ describe('the command line', () => {
     expect(bad.stderr).not.toMatch(/at .*\.ts:\d+/);
   });
 });
+
+describe('the README verdict rows of the KVM runs, by whose duty', () => {
+  const count = (r: Awaited<ReturnType<typeof reportOf>>) => {
+    const by = (t: string) => ['PASS', 'FAIL', 'NOT-OBSERVED', 'NOT-APPLICABLE'].map((v) => r.findings.filter((f) => f.target === t && f.verdict === v).length);
+    return { device: by('device'), platform: by('platform'), driver: by('driver') };
+  };
+  it.each([
+    // alone: the device's ring statements NOT-OBSERVED with the reason (each device's, plus blk status, rng
+    // answers, console ports); IN_ORDER and blk RO not negotiated (5 NOT-APPLICABLE); reset-quiet needs a
+    // reset after the device was live (microvm: none; q35: blk only). Platform: the -4/-41/-46 roll-ups judge
+    // what the registers show; the feature ids PASS from the words read. Driver: every doorbell after DRIVER_OK.
+    ['microvm-mmio, KVM alone', [kvm(MICROVM)], { device: [13, 0, 35, 5], platform: [12, 0, 31, 8], driver: [20, 0, 4, 0] }],
+    ['q35-pci, KVM alone', [kvm(Q35)], { device: [6, 0, 30, 5], platform: [12, 0, 31, 8], driver: [12, 0, 4, 0] }],
+    // joined: QEMU's rings judge the ring statements again; host-kvm.status-echoed adds 4 platform PASS
+    ['q35-pci, both joined', [kvm(Q35), qemu(Q35)], { device: [33, 0, 3, 5], platform: [17, 0, 30, 8], driver: [16, 0, 0, 0] }],
+  ] as const)('%s', async (_name, files, expected) => {
+    expect(count(await reportOf([...files]))).toEqual(expected);
+  });
+});

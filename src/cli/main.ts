@@ -20,6 +20,7 @@ import { registerSchema } from './schema.ts';
 import { registerSimulate } from './simulate.ts';
 import { registerRules } from './rules.ts';
 import { removeOwned } from '../io/temp-files.ts';
+import { stopStoreWorkers } from '../perf/store-client.ts';
 
 export const EXIT = { OK: 0, FAIL: 1, INPUT: 2, BUG: 3 } as const;
 
@@ -34,9 +35,13 @@ function cleanUpOnExit(): void {
   process.once('exit', () => removeOwned());
   for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
     process.once(sig, () => {
-      const removed = removeOwned();
-      process.stderr.write(`avpscope: interrupted by ${sig}: stopped${removed.length > 0 ? `, ${removed.length} temporary file(s) removed` : ''}; no output was replaced\n`);
-      process.exit(code);
+      // the store's worker first: exiting under a running DuckDB worker aborts instead of exiting with `code`
+      const stopped = Promise.race([stopStoreWorkers(), new Promise((r) => setTimeout(r, 2000))]);
+      void stopped.finally(() => {
+        const removed = removeOwned();
+        process.stderr.write(`avpscope: interrupted by ${sig}: stopped${removed.length > 0 ? `, ${removed.length} temporary file(s) removed` : ''}; no output was replaced\n`);
+        process.exit(code);
+      });
     });
   }
 }
