@@ -35,6 +35,9 @@ QEMU 10.0 (Debian 13 chroot, debootstrapped once into $VSND_ROOT; slow the first
   wav-playback       -audiodev wav (playback only)
   none-duplex        -audiodev none, playback + capture
   chmaps-probe-fail  ...,chmaps=2: the guest driver's probe fails (-EOPNOTSUPP)
+QEMU 7.2 under -accel kvm (needs /dev/kvm): QEMU's log AND the host kernel's KVM tracepoints of one run
+(OUTDIR/qemu-V.kvm.trace.gz + qemu-V.qemu.trace.gz; scripts/capture/kvm.sh, its own environment there):
+  kvm-microvm-mmio   x86 microvm, virtio-mmio v2;  kvm-q35-pci   x86 q35, virtio-pci
 Groups: x86 = microvm-legacy microvm-modern q35-pci; all-7.2 = x86 + q35-gpu + arm64-virt; sound = the three above;
   scenarios = traces/qemu-7.2-scenarios: microvm-discard+ftrace microvm-mq+ftrace microvm-scsi+ftrace
   microvm-balloon-input microvm-netctrl+ftrace microvm-killed q35-gpu-noedid microvm-gpu microvm-gpu-noedid.
@@ -78,7 +81,7 @@ for a in "$@"; do
     case $base in
       microvm-legacy|microvm-modern|q35-pci|q35-gpu|gpu-multi|q35-gpu-noedid|microvm-gpu|microvm-gpu-noedid) ;;
       microvm-discard|microvm-mq|microvm-scsi|microvm-balloon-input|microvm-netctrl) ;;
-      arm64-virt|microvm-killed|wav-playback|none-duplex|chmaps-probe-fail) [ $ft = 0 ] || { echo "capture: $base has no +ftrace form" >&2; exit 2; } ;;
+      arm64-virt|microvm-killed|wav-playback|none-duplex|chmaps-probe-fail|kvm-microvm-mmio|kvm-q35-pci) [ $ft = 0 ] || { echo "capture: $base has no +ftrace form" >&2; exit 2; } ;;
       *) echo "capture: unknown variant '$v' (see --help)" >&2; exit 2 ;;
     esac
     for w in "${VARIANTS[@]}"; do [ "$w" != "$base" ] || { echo "capture: $base given twice: its files would collide" >&2; exit 2; }; done
@@ -119,6 +122,7 @@ for i in "${!VARIANTS[@]}"; do
   case $v in
     gpu-multi) capture_gpu_multi "$ft" ;;
     wav-playback|none-duplex|chmaps-probe-fail) capture_sound "$v" ;;
+    kvm-*) bash "$CAPTURE_LIB/kvm.sh" "$OUT" "${v#kvm-}" ;;
     *) capture_single "$v" "$ft" ;;
   esac
   log "$v: done in $(since "$s") s"

@@ -118,6 +118,7 @@ describe('the metric registry on real stores', () => {
       [real('qemu-10.0-sound/none-duplex.trace.gz')],
       [real('guest-ftrace/microvm-modern.qemu.trace.gz'), real('guest-ftrace/microvm-modern.guest-ftrace.txt.gz')],
       [real('guest-ftrace/q35-gpu.qemu.trace.gz'), real('guest-ftrace/q35-gpu.guest-ftrace.txt.gz')],
+      [real('kvm/qemu-microvm-mmio.kvm.trace.gz')],
     ]) stores.push(await ingest({ files, db: ':memory:' }));
   });
   afterAll(() => {

@@ -121,7 +121,7 @@ describe('overview', () => {
 });
 
 describe('verdicts the explorer does not know yet', () => {
-  it('counts and lists them as they are (issue 7 adds DECLARED and NOT-APPLICABLE, a target column may follow)', async () => {
+  it('counts and lists them as they are, by target (DECLARED, and a verdict it does not know)', async () => {
     const run = await open([MICROVM_LEGACY]);
     try {
       await run.store.conn.run("UPDATE findings SET verdict = 'DECLARED' WHERE rule = 'AVPS-v2.0-4'");
@@ -216,6 +216,7 @@ describe('findings and evidence', () => {
     expect(await selected()).toContain(legacy.report.findings.at(-1)!.rule);
     await press(t.stdin, KEY.pgUp);
     expect(await selected()).toContain(legacy.report.findings[0]!.rule);
+    await press(t.stdin, KEY.pgDn);
     await press(t.stdin, KEY.pgDn);
     expect(await selected()).toContain(legacy.report.findings.at(-1)!.rule);
     t.unmount();

@@ -5,6 +5,7 @@
  * needs no analysis of its own (it is the spans table); the sound, GPU and cross-layer analyses are
  * analyses.
  */
+import type { KvmJoin } from '../align/kvm.ts';
 import type { GuestAlignment } from '../align/sources.ts';
 import type { SourceInfo } from '../ingest/adapter.ts';
 import type { Stats } from '../ingest/stats.ts';
@@ -19,6 +20,8 @@ export interface AnalysisContext {
   sources: SourceInfo[];
   /** guest traces aligned with their VM's host trace: clock and guest virtioN -> host device */
   alignments: GuestAlignment[];
+  /** host KVM traces joined with their VMM's log (src/align/kvm.ts) */
+  kvmJoins: KvmJoin[];
 }
 
 /** Where an analysis puts its rows: one writer per table it declared. */

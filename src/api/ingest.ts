@@ -35,6 +35,8 @@ export interface IngestOptions {
   profile?: Profile;
   /** bad input counters of severity error/data-loss make the ingest fail */
   strict?: boolean;
+  /** host KVM traces: a device tree blob or JSON map of virtio-mmio windows */
+  deviceMap?: string;
   /** who writes a store file: its worker thread, this thread (the plain reference path), or by input size (default) */
   storeThread?: 'worker' | 'main' | 'auto';
   /** told the stage and the events replayed so far, after every batch */
@@ -171,6 +173,7 @@ export async function ingest(opts: IngestOptions): Promise<Ingested> {
       files: opts.files,
       vms: opts.vms,
       format: opts.format,
+      deviceMap: opts.deviceMap,
       onEvents: async (batch) => {
         const t = performance.now();
         for (const e of batch) events.add(eventRow(e, seq++));

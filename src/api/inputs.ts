@@ -23,6 +23,8 @@ export interface InputOptions {
   onProgress?: (p: IngestProgress) => void;
   manifest?: string;
   profile?: Profile;
+  /** host KVM traces: a device tree blob or JSON map of virtio-mmio windows */
+  deviceMap?: string;
 }
 
 export interface Opened {
@@ -123,6 +125,7 @@ export async function openInputs(inputs: string[], opts: InputOptions): Promise<
     onProgress: opts.onProgress,
     manifest: opts.manifest,
     profile: opts.profile,
+    deviceMap: opts.deviceMap,
   });
   return { store: r.store, dbPath: db === MEMORY ? null : db, ingested: true, timings: r.timings, swept: r.swept };
 }

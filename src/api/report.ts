@@ -243,9 +243,13 @@ function inferredSection(r: Report): string[] {
   const inferredDevices = r.devices.filter((d) => d.type_how === 'inferred');
   if (inferredDevices.length > 0) notes.push(`device types inferred, not seen: ${inferredDevices.map((d) => `${d.dev} (${d.type})`).join(', ')}`);
   const attributed = r.devices.filter((d) => d.inferred_events > 0);
-  if (attributed.length > 0) {
+  const n = attributed.reduce((a, d) => a + d.inferred_events, 0);
+  if (attributed.length > 0 && r.sources.every((s) => s.format === 'host-kvm')) {
+    // a host KVM trace names every register access's device by its address; only interrupt lines are learnt
+    notes.push(`device of ${n} interrupt events inferred: a virtio-mmio interrupt line is tied to the device whose InterruptStatus read followed a raise of it`);
+  } else if (attributed.length > 0) {
     notes.push(
-      `device of ${attributed.reduce((a, d) => a + d.inferred_events, 0)} events inferred (QEMU's virtio_mmio_*, console, GPU and sound lines name none): ` +
+      `device of ${n} events inferred (QEMU's virtio_mmio_*, console, GPU and sound lines name none): ` +
         'attributed through the status and notify writes QEMU echoes with the device',
     );
   }

@@ -5,6 +5,7 @@
 import * as blk from './rules/blk.ts';
 import * as consoleRules from './rules/console.ts';
 import * as general from './rules/general.ts';
+import * as kvm from './rules/kvm.ts';
 import * as net from './rules/net.ts';
 import * as rng from './rules/rng.ts';
 import * as sound from './rules/sound.ts';
@@ -28,6 +29,7 @@ export const CATALOGUE: readonly Rule[] = [
   general.quietAfterReset,
   mmio.version2,
   mmio.mmioDriverRegisters,
+  mmio.mmioDeviceRegisters,
   mmio.queueNum,
   mmio.queueReady,
   virtqueue.completedOnce,
@@ -97,6 +99,7 @@ export const CATALOGUE: readonly Rule[] = [
   virtioDevices.avps50,
   xlayer.requestSeenThrough,
   xlayer.interruptSent,
+  kvm.statusEchoed,
 ];
 
 const seen = new Set<string>();

@@ -14,6 +14,11 @@ function assumedAccepting(assume: AssumedDriver, typeId: number | undefined, bit
   return undefined;
 }
 
+/** The read of the offered word that holds `bit`, where the trace shows the words (register values); else the offer's line. */
+function offeredRef(o: { ref: Ref; words?: Map<number, Ref> }, bit: number): Ref {
+  return o.words?.get(bit >> 5) ?? o.ref;
+}
+
 /**
  * A feature the device must offer, judged from what the trace proves: in the device's own
  * offered word, or accepted by a driver, means offered (PASS); missing from the offered word, or
@@ -25,7 +30,10 @@ export function judgeOfferedFeature(d: Device, bit: number, assume: AssumedDrive
   const typeId = d.type()?.id;
   const name = featureName(typeId, bit);
   const offered = [d.offered, ...d.status.sessions.map((s) => s.offered)].find((o) => o !== undefined && hasBit(o.bits, bit));
-  if (offered) return { verdict: 'PASS', message: `${name} (bit ${bit}) is in the device's offered features ${hexBits(offered.bits)}`, evidence: [offered.ref] };
+  if (offered) {
+    // the read of the word that holds the bit, where the trace shows the words
+    return { verdict: 'PASS', message: `${name} (bit ${bit}) is in the device's offered features ${hexBits(offered.bits)}`, evidence: [offeredRef(offered, bit)] };
+  }
   const negotiated = d.status.sessions.map((s) => ({ s, acc: s.accepted() })).filter((x) => x.acc !== undefined);
   const accepted = negotiated.find((x) => hasBit(x.acc!.bits, bit));
   if (accepted) {
@@ -37,7 +45,7 @@ export function judgeOfferedFeature(d: Device, bit: number, assume: AssumedDrive
   }
   const deviceOffered = d.status.sessions.map((s) => s.offered).find((o) => o !== undefined);
   if (deviceOffered) {
-    return { verdict: 'FAIL', message: `${name} (bit ${bit}) is missing from the device's offered features ${hexBits(deviceOffered.bits)}`, evidence: [deviceOffered.ref] };
+    return { verdict: 'FAIL', message: `${name} (bit ${bit}) is missing from the device's offered features ${hexBits(deviceOffered.bits)}`, evidence: [offeredRef(deviceOffered, bit)] };
   }
   if (negotiated.length === 0) {
     return { verdict: 'NOT-OBSERVED', message: `the trace shows no feature negotiation for this device${d.transport === 'pci' ? ' (QEMU 7.2 logs no feature words for virtio-pci)' : ''}` };

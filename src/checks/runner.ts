@@ -11,6 +11,7 @@ import { CATALOGUE } from './catalogue.ts';
 import type { Manifest } from '../ingest/manifest.ts';
 import { rollUpOutcome, type Part } from './rollup.ts';
 import type { Level, Outcome, Profile, Rule, RuleContext, Target, Verdict } from './rule.ts';
+import { RING_RULES } from './visibility.ts';
 
 export interface Finding {
   rule: string;
@@ -86,8 +87,13 @@ export function runChecks(platform: Platform, opts: CheckOptions = {}): Finding[
     /** per device, what the statements a roll-up may collect said */
     const parts = new Map<Device, Part[]>();
     const found: { order: number; finding: Finding }[] = [];
+    // a ring rule the VM's traces cannot judge says why
+    const unseenSaid = (o: Outcome, id: string): Outcome => {
+      const why = o.verdict === 'NOT-OBSERVED' && RING_RULES.has(id) ? platform.ringsUnseen.get(vm.name) : undefined;
+      return why === undefined ? o : { ...o, message: why };
+    };
     const judge = (rule: Rule, d: Device): Outcome => {
-      const o = judgeDevice(rule, d);
+      const o = unseenSaid(judgeDevice(rule, d), rule.id);
       // a type or features the guest's sysfs settled rest on joining its device to this one
       return d.guestJoin && rule.deviceTypes ? { ...o, inferred: [...(o.inferred ?? []), d.guestJoin.how] } : o;
     };
@@ -110,7 +116,7 @@ export function runChecks(platform: Platform, opts: CheckOptions = {}): Finding[
       const none = { dev: null, dev_type: null, dev_type_how: null };
       const push = (finding: Finding) => found.push({ order: i, finding });
       if (rule.scope === 'vm') {
-        push({ ...base, ...none, ...settle(rule.evaluate!(ctx, undefined)) });
+        push({ ...base, ...none, ...settle(unseenSaid(rule.evaluate!(ctx, undefined), rule.id)) });
         continue;
       }
       const targets = devices.filter((d) => !rule.deviceTypes || rule.deviceTypes.includes(d.type()?.id ?? -1));

@@ -20,6 +20,7 @@ import { registerSchema } from './schema.ts';
 import { registerSimulate } from './simulate.ts';
 import { registerRules } from './rules.ts';
 import { removeOwned } from '../io/temp-files.ts';
+import { stopStoreWorkers } from '../perf/store-client.ts';
 
 export const EXIT = { OK: 0, FAIL: 1, INPUT: 2, BUG: 3 } as const;
 
@@ -34,9 +35,13 @@ function cleanUpOnExit(): void {
   process.once('exit', () => removeOwned());
   for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
     process.once(sig, () => {
-      const removed = removeOwned();
-      process.stderr.write(`avpscope: interrupted by ${sig}: stopped${removed.length > 0 ? `, ${removed.length} temporary file(s) removed` : ''}; no output was replaced\n`);
-      process.exit(code);
+      // the store's worker first: exiting under a running DuckDB worker aborts instead of exiting with `code`
+      const stopped = Promise.race([stopStoreWorkers(), new Promise((r) => setTimeout(r, 2000))]);
+      void stopped.finally(() => {
+        const removed = removeOwned();
+        process.stderr.write(`avpscope: interrupted by ${sig}: stopped${removed.length > 0 ? `, ${removed.length} temporary file(s) removed` : ''}; no output was replaced\n`);
+        process.exit(code);
+      });
     });
   }
 }
@@ -49,6 +54,7 @@ export function inputOptions(cmd: Command): Command {
     .option('--vm <name...>', 'VM name per trace file (default: the file name)')
     .addOption(new Option('--input-format <name>', 'read the traces as this format instead of sniffing').choices(ADAPTERS.map((a) => a.name)))
     .option('--strict', 'fail (exit 2) on any bad line instead of counting it')
+    .option('--device-map <file>', "host KVM traces: virtio-mmio windows from a device tree blob's virtio,mmio nodes or a JSON list (for traces that begin after the probe)")
     .addOption(
       new Option('--assume-driver <driver>', 'driver behaviour assumed when judging offered features').choices(['linux', 'none']).default('linux'),
     )
@@ -64,6 +70,7 @@ export async function withInputs(inputs: string[], o: Record<string, unknown>, f
     vm: o.vm as string[] | undefined,
     format: o.inputFormat as string | undefined,
     strict: o.strict as boolean | undefined,
+    deviceMap: o.deviceMap as string | undefined,
     assumeDriver: o.assumeDriver as 'linux' | 'none' | undefined,
     manifest: o.manifest as string | undefined,
     profile: o.profile as 'development' | 'production' | undefined,

@@ -31,6 +31,9 @@ export interface OpenOptions {
   stats: Stats;
   /** keep each event's source line in `raw` (for conversions that carry it) */
   keepRaw?: boolean;
+  /** virtio-mmio windows the user names (a device tree's virtio,mmio nodes, a JSON map), for host
+   *  traces that begin after the driver's probe */
+  deviceMap?: { base: number; size: number; type?: number; name?: string }[];
 }
 
 export interface OpenedSource {

@@ -7,12 +7,14 @@ import { dtbAdapter } from './dtb/index.ts';
 import { bootLogAdapter } from './guest/boot-log.ts';
 import { guestInterruptsAdapter } from './guest/interrupts.ts';
 import { guestVirtioDevicesAdapter } from './guest/virtio-devices.ts';
+import { kvmAdapter } from './kvm/index.ts';
 import { ftraceAdapter } from './ftrace/index.ts';
 import { readHead } from './lines.ts';
 import { qemuLogAdapter } from './qemu/index.ts';
 
 export const ADAPTERS: readonly Adapter[] = [
-  arrowAdapter, jsonlAdapter, qemuLogAdapter, ftraceAdapter,
+  // host-kvm before ftrace: both are ftrace text, told apart by KVM's host tracepoints
+  arrowAdapter, jsonlAdapter, qemuLogAdapter, kvmAdapter, ftraceAdapter,
   // guest and platform evidence; the free-text boot log is asked last
   dtbAdapter, guestVirtioDevicesAdapter, guestInterruptsAdapter, bootLogAdapter,
 ];

@@ -6,8 +6,8 @@
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { InputError } from '../ingest/errors.ts';
 
-/** Reads a whole text file of at most `limit` bytes; `what` names it in errors ("budgets file"). */
-export function readTextBounded(file: string, limit: number, what: string): string {
+/** Reads a whole file of at most `limit` bytes; `what` names it in errors ("device map"). */
+export function readBytesBounded(file: string, limit: number, what: string): Buffer {
   let fd: number;
   try {
     if (statSync(file).isDirectory()) throw new InputError(`the ${what} is a directory`, file);
@@ -31,7 +31,12 @@ export function readTextBounded(file: string, limit: number, what: string): stri
   } finally {
     closeSync(fd);
   }
-  const bytes = buf.subarray(0, n);
+  return buf.subarray(0, n);
+}
+
+/** Reads a whole text file of at most `limit` bytes; `what` names it in errors ("budgets file"). */
+export function readTextBounded(file: string, limit: number, what: string): string {
+  const bytes = readBytesBounded(file, limit, what);
   if (bytes.includes(0)) throw new InputError(`binary data, not a ${what}`, file);
   return bytes.toString('utf8');
 }

@@ -8,6 +8,7 @@ import type { BlkOp } from './events.ts';
 import type { Ref } from './observations.ts';
 import { StatusTracker } from './device/status.ts';
 import type { MmioState } from './transport/mmio.ts';
+import type { PciState } from './transport/pci.ts';
 import type { QueueState } from './virtqueue/queue.ts';
 
 /**
@@ -62,6 +63,11 @@ export class Device {
   readonly status = new StatusTracker();
   transport?: 'mmio' | 'pci';
   mmio?: MmioState;
+  /** virtio-pci modern registers, when the trace shows them (host KVM tracepoints) */
+  pci?: PciState;
+  /** one run seen by the host kernel and by the VMM (src/align/kvm.ts): status values the VMM
+   *  logged that no trapped register write carried (the first few, and how many) */
+  statusEchoes?: { unechoed: Ref[]; count: number };
   readonly queues = new Map<number, QueueState>();
   readonly shapes = new Map<number, QueueShapes>();
   readonly claims: TypeClaim[] = [];

@@ -80,6 +80,24 @@ export const MmioWrite = ev('mmio.write', {
 });
 /** The device's maximum size for the selected queue (QueueNumMax), when the log reveals it. */
 export const QueueSizeMax = ev('vq.size_max', { queue: nat.optional(), max: nat });
+/** virtio-pci modern (VIRTIO §4.1.4): an access to one of a device's structures, as its capability
+ *  names it (common, notify, isr, device config), offset within that structure. */
+const PciRegion = z.enum(['common', 'notify', 'isr', 'device']);
+export const PciRead = ev('pci.read', { region: PciRegion, offset: nat, size: z.union([z.literal(1), z.literal(2), z.literal(4), z.literal(8)]).optional(), value: nat.optional() });
+export const PciWrite = ev('pci.write', { region: PciRegion, offset: nat, size: z.union([z.literal(1), z.literal(2), z.literal(4), z.literal(8)]).optional(), value: nat });
+/** A message-signalled interrupt (x86: vector; MSI-X via irqfd or a userspace IOAPIC's MSI) raised
+ *  by the hypervisor (`raise`) or accepted by the guest's local APIC (`accept`). */
+export const IrqMsi = ev('irq.msi', { vector: nat, step: z.enum(['raise', 'accept']), dst: nat.optional(), queue: nat.optional() });
+/** The host kernel's view of one trapped access the VMM (userspace) served: from the exit to the
+ *  VMM until the vCPU resumed with its answer, with the register it was for. */
+export const VmExit = ev('kvm.exit', {
+  reason: z.enum(['mmio', 'hypercall']),
+  dur_ns: nat.optional(),
+  /** register name (virtio-mmio or virtio-pci common config), when the access is a virtio device's */
+  reg: z.string().optional(),
+  /** SMCCC function id of an arm64 HVC/SMC (PSCI: 0x84000000..) */
+  fn: nat.optional(),
+});
 export const IrqLine = ev('irq.line', { level: z.union([z.literal(0), z.literal(1)]), line: nat.optional() });
 export const PciMsix = ev('pci.msix', { enabled: z.boolean(), masked: z.boolean(), name: z.string().optional() });
 /** The driver wrote the notify capability of the modern virtio-pci interface (VIRTIO §4.1.4.4): a VIRTIO 1.x device. */
@@ -291,6 +309,7 @@ export const ScmiMsg = ev('scmi.msg', {
 
 export const Event = z.discriminatedUnion('kind', [
   DeviceEvent, MmioRead, MmioWrite, QueueSizeMax, IrqLine, PciMsix, PciNotify, Status, Features,
+  PciRead, PciWrite, IrqMsi, VmExit,
   NotifyAvail, NotifyUsed, VqPop, VqFill, VqFlush, VqAdd, VqGetBuf,
   BlkSubmit, BlkBackend, BlkComplete, RngRequest, RngPush, ConsoleControl, ConsoleData,
   GpuCmd, GpuFeatures, SndControl, SndConfig, SndXfer, AudioTimer,

@@ -36,6 +36,7 @@ export const OBSERVATION_CODES = {
   'mmio.queue-size-too-big': 'the driver wrote a QueueNum larger than QueueNumMax',
   'mmio.queue-size-not-pow2': 'the driver wrote a QueueNum that is not a power of 2 (split virtqueue)',
   'mmio.write-read-only': 'the driver wrote a read-only register',
+  'mmio.device-register': 'a virtio-mmio register read returned a value the device must not return (MagicValue, Version, QueueReady)',
   'blk.bad-status': 'a request completed with a status byte VIRTIO_BLK_S_* does not define (0-2; 3-6 only with VIRTIO_BLK_F_ZONED)',
   'blk.io-error': 'a request completed with VIRTIO_BLK_S_IOERR',
   'blk.unsupp-offered': 'a request of a type whose feature was negotiated was answered VIRTIO_BLK_S_UNSUPP',

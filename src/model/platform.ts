@@ -16,6 +16,7 @@ import type { Span } from './spans.ts';
 import { Evidence } from './evidence.ts';
 import { joinGuestDevices } from './guest-join.ts';
 import { MmioState } from './transport/mmio.ts';
+import { PciState } from './transport/pci.ts';
 import type { Chain, ChainHooks, Completed } from './virtqueue/chain.ts';
 import { QueueState } from './virtqueue/queue.ts';
 import type { Stats } from '../ingest/stats.ts';
@@ -64,6 +65,8 @@ export class Platform {
   readonly observations: Observation[] = [];
   /** the guest's own evidence, the device tree, and devices only a richer VMM logs (evidence.ts) */
   readonly evidence = new Evidence();
+  /** VMs whose traces cannot show the rings, and why (a host KVM trace without the VMM's log) */
+  readonly ringsUnseen = new Map<string, string>();
   /** events per kind, for the report */
   private readonly chainHooks: ChainHooks[] = [];
 
@@ -121,7 +124,7 @@ export class Platform {
       if (q.dev !== undefined) {
         const d = this.device(v.name, q.dev);
         d.queues.set(e.queue, q);
-        const mq = d.mmio?.queues.get(e.queue);
+        const mq = d.mmio?.queues.get(e.queue) ?? d.pci?.queues.get(e.queue);
         if (mq?.num !== undefined) q.size = mq.num;
       }
     }
@@ -182,6 +185,19 @@ export class Platform {
         d.transport = 'pci';
         d.modernNotify ??= ref;
         return;
+      case 'pci.read':
+      case 'pci.write': {
+        if (!d) return;
+        d.transport = 'pci';
+        const p = (d.pci ??= this.pciFor(d));
+        if (e.kind === 'pci.read') p.read(e.region, e.offset, e.value, ref);
+        else {
+          p.write(e.region, e.offset, e.value, ref);
+          // as with QEMU's pci.notify: the modern notify capability exists only on a VIRTIO 1.x device
+          if (e.region === 'notify') d.modernNotify ??= ref;
+        }
+        return;
+      }
       case 'pci.msix':
         if (!d) return;
         d.transport = 'pci';
@@ -214,9 +230,10 @@ export class Platform {
       case 'notify.avail': {
         if (d && this.beforeDriverOk(d)) this.observe('notify.before-driver-ok', vmName, d.id, [ref], `queue ${e.queue} notified while the status is ${statusName(d.status.current?.value ?? 0)}`);
         const q = this.queue(v, e);
+        if (q) q.kicks++;
         if (q && d) {
           if (q.size === undefined) {
-            const mq = d.mmio?.queues.get(e.queue);
+            const mq = d.mmio?.queues.get(e.queue) ?? d.pci?.queues.get(e.queue);
             if (mq?.num !== undefined) q.size = mq.num;
           }
         }
@@ -507,10 +524,23 @@ export class Platform {
     this.stats.add('attribution.unresolved', e.src?.file ?? '?', e.src?.line ?? 0, `${e.kind} names no device and follows no chain of a known device`);
   }
 
+  private pciFor(d: Device): PciState {
+    return new PciState({
+      driverFeatureWord: (sel, value, ref) => d.status.driverFeatureWord(sel, value, ref),
+      deviceFeatureWord: (sel, value, ref) => d.status.deviceFeatureWord(sel, value, ref),
+      queueSize: (queue, size) => {
+        const q = d.queues.get(queue);
+        if (q) q.size = size;
+      },
+      problem: (code, ref, detail) => this.observe(code, d.vm, d.id, [ref], detail),
+    });
+  }
+
   private mmioFor(d: Device): MmioState {
     return new MmioState({
       driverFeatureWord: (sel, value, ref) => d.status.driverFeatureWord(sel, value, ref),
       packed: () => d.negotiated(F_RING_PACKED) === true,
+      deviceFeatureWord: (sel, value, ref) => d.status.deviceFeatureWord(sel, value, ref),
       queueSize: (queue, size) => {
         const q = d.queues.get(queue);
         if (q) q.size = size;
@@ -523,6 +553,7 @@ export class Platform {
     d.mmio?.reset();
     d.console.ports.clear();
     d.rng.lastFill = undefined;
+    d.pci?.reset();
     for (const q of d.queues.values()) {
       const { dropped, pending } = q.reset();
       for (const c of pending) this.emitSpan(v, c);

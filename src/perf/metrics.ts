@@ -163,8 +163,32 @@ export const GPU_METRICS: Metric[] = [
   },
 ];
 
+/** Over the host KVM analysis (queries/kvm.sql): the host kernel's view, any KVM-based VMM. */
+export const KVM_METRICS: Metric[] = [
+  ...distribution('kvm.access', {
+    unit: 'ns', doc: 'trapped register access served by the VMM, exit to userspace → vCPU resumed, per device (all registers)', labels: ['vm', 'dev'],
+    needs: ['kvm_samples'], noun: 'accesses',
+    samples: "SELECT vm, dev, CAST(dur_ns AS DOUBLE) AS sample FROM kvm_samples WHERE kind = 'access'",
+  }),
+  ...distribution('kvm.access.reg', {
+    unit: 'ns', doc: 'the same per register (virtio-mmio names such as Status, virtio-pci common config names such as device_status)', labels: ['vm', 'dev', 'reg'],
+    needs: ['kvm_samples'], noun: 'accesses',
+    samples: "SELECT vm, dev, what AS reg, CAST(dur_ns AS DOUBLE) AS sample FROM kvm_samples WHERE kind = 'access'",
+  }),
+  ...distribution('kvm.doorbell', {
+    unit: 'ns', doc: "queue notify write → the device's next interrupt for that queue, per queue", labels: ['vm', 'dev', 'queue'],
+    needs: ['kvm_samples'], noun: 'doorbells',
+    samples: "SELECT vm, dev, what AS queue, CAST(dur_ns AS DOUBLE) AS sample FROM kvm_samples WHERE kind = 'doorbell'",
+  }),
+  ...distribution('kvm.inject', {
+    unit: 'ns', doc: "interrupt raised by the VMM → accepted by the guest's local APIC, per device", labels: ['vm', 'dev'],
+    needs: ['kvm_samples'], noun: 'interrupts',
+    samples: "SELECT vm, dev, CAST(dur_ns AS DOUBLE) AS sample FROM kvm_samples WHERE kind = 'inject'",
+  }),
+];
+
 /** Every metric a budget can name. Analyses add theirs here. */
-export const METRICS: readonly Metric[] = [...BLK_METRICS, ...AUDIO_METRICS, ...GPU_METRICS];
+export const METRICS: readonly Metric[] = [...BLK_METRICS, ...AUDIO_METRICS, ...GPU_METRICS, ...KVM_METRICS];
 
 export function findMetric(name: string): Metric | undefined {
   return METRICS.find((m) => m.name === name);

@@ -17,8 +17,24 @@ const BATCH_ROWS = 8192;
 /** Batches sent but not yet appended before the replay waits for the worker. */
 const MAX_IN_FLIGHT = 8;
 
+/** Store workers still running: a signal stops them before the process exits (a worker whose DuckDB
+ *  is torn down by process.exit aborts the whole process instead of exiting with the signal's code). */
+const live = new Set<Worker>();
+
+/** Stops every store worker (their unfinished databases are temporary files the caller removes). */
+export async function stopStoreWorkers(): Promise<void> {
+  await Promise.all([...live].map((w) => w.terminate()));
+}
+
 /** The worker runs the compiled module next to this one, or (in development) the TypeScript through tsx. */
 function startWorker(): Worker {
+  const w = spawnWorker();
+  live.add(w);
+  w.once('exit', () => live.delete(w));
+  return w;
+}
+
+function spawnWorker(): Worker {
   // the worker takes this process's node options, but not one that only applies to `node -e`
   const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type'));
   if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./store-worker.js', import.meta.url), { execArgv });

@@ -240,7 +240,11 @@ export const SCENARIOS: readonly Scenario[] = [
       'legacy-device': { what: 'the device does not offer VIRTIO_F_VERSION_1', rule: 'virtio.version-1' },
       'pop-before-driver-ok': { what: 'the device takes and completes a chain before DRIVER_OK', rule: 'virtio.live-after-driver-ok' },
       'notify-before-driver-ok': { what: 'the driver kicks a queue before DRIVER_OK', rule: 'virtio.notify-after-driver-ok' },
-      'mmio-version-1': { what: 'the Version register reads 1 (legacy)', rule: 'virtio-mmio.version-2' },
+      'mmio-version-1': {
+        what: 'the Version register reads 1 (legacy)',
+        rule: 'virtio-mmio.version-2',
+        also: { rules: ['virtio-mmio.device-registers'], why: '§4.2.2.1 holds the register values a device returns, Version 0x2 among them: judged where reads carry values, as here' },
+      },
       'write-read-only': { what: 'the driver writes the read-only DeviceID register', rule: 'virtio-mmio.driver-registers' },
       'queue-num-too-big': { what: 'QueueNum 512 over QueueNumMax 256', rule: 'virtio-mmio.queue-num' },
       'queue-not-ready': { what: 'the device takes chains from a queue whose QueueReady is 0', rule: 'virtio-mmio.queue-ready' },

@@ -77,15 +77,20 @@ export function App({ conn, report, theme = themeFromEnv(), size }: AppProps) {
     }
     dispatch(router.current, pane, input, key);
   };
-  // keys of one chunk are handled one per turn of the event loop, each after the render of the one
-  // before (ink batches the updates of one input callback), by the handler of that render
+  // keys of one chunk are handled one at a time, each by the handlers of the render that the one
+  // before caused: the next key waits for that render's effects (a timer alone can fire before the
+  // render on a loaded machine, and the key would reach the previous pane)
   const pending = useRef<[string, Key][]>([]);
+  const [keyTurn, setKeyTurn] = useState(0);
   const pump = useCallback(() => {
     const next = pending.current.shift();
     if (!next) return;
     onKey.current(...next);
-    if (pending.current.length > 0) setTimeout(pump, 0);
+    if (pending.current.length > 0) setKeyTurn((t) => t + 1);
   }, []);
+  useEffect(() => {
+    if (keyTurn > 0 && pending.current.length > 0) pump();
+  }, [keyTurn, pump]);
   useInput(
     useCallback(
       (input, key) => {

@@ -176,7 +176,8 @@ export const notifyAfterDriverOk = defineRule({
     return failOnObservations(ctx, d!, ['notify.before-driver-ok'], () => {
       const live = d!.status.sessions.filter((s) => s.driverOk);
       if (live.length === 0) return { verdict: 'NOT-OBSERVED', message: 'no session reached DRIVER_OK in the trace' };
-      const notified = [...d!.queues.values()].some((q) => q.notifies > 0);
+      // the driver's available-buffer notifications (doorbells): a host KVM trace has them, without the rings
+      const notified = [...d!.queues.values()].some((q) => q.kicks > 0);
       if (!notified) return { verdict: 'NOT-OBSERVED', message: 'the driver notified no queue in the trace' };
       return { verdict: 'PASS', message: 'every notification came after DRIVER_OK', evidence: live.map((s) => s.driverOk!).slice(0, 2) };
     });

@@ -63,6 +63,31 @@ export const mmioDriverRegisters = defineRule({
   },
 });
 
+export const mmioDeviceRegisters = defineRule({
+  id: 'virtio-mmio.device-registers',
+  title: 'The device returns the register values virtio-mmio prescribes',
+  level: 'MUST',
+  target: 'device',
+  area: AREA,
+  needs: ['mmio.read'],
+  source: {
+    spec: 'VIRTIO 1.3',
+    where: '§4.2.2.1',
+    text: 'The device MUST return 0x74726976 in MagicValue and 0x2 in Version; upon reset it MUST clear QueueReady for all queues.',
+  },
+  note: 'needs register read values: a host KVM trace (kvm_mmio read lines) has them, QEMU\'s log does not',
+  scope: 'device',
+  appliesTo: (d) => d.transport === 'mmio' && (d.mmio?.readValues ?? 0) > 0,
+  evaluate(ctx, d) {
+    const m = d!.mmio!;
+    return failOnObservations(ctx, d!, ['mmio.device-register'], () => ({
+      verdict: 'PASS',
+      message: `${m.readValues} register reads with their values: MagicValue 0x74726976, Version 0x2, and no queue ready after a reset before the driver enabled it`,
+      evidence: [m.magicRead, m.versionRead ? m.versionEvidence : undefined].filter((r) => r !== undefined),
+    }));
+  },
+});
+
 export const queueNum = defineRule({
   id: 'virtio-mmio.queue-num',
   title: 'The driver writes a QueueNum no larger than QueueNumMax (a power of 2 for split rings)',

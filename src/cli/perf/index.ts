@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { registerPerfAudio } from './audio.ts';
 import { registerPerfBlk } from './blk.ts';
 import { registerPerfGpu } from './gpu.ts';
+import { registerPerfKvm } from './kvm.ts';
 import { registerPerfXlayer } from './xlayer.ts';
 
 /** `avpscope perf <analysis>`: one file per analysis. */
@@ -11,4 +12,5 @@ export function registerPerf(program: Command): void {
   registerPerfAudio(perf);
   registerPerfXlayer(perf);
   registerPerfGpu(perf);
+  registerPerfKvm(perf);
 }

@@ -40,7 +40,8 @@ export class Session {
   readonly featureWords: FeatureWord[] = [];
   /** a whole accepted feature set, from a canonical `features` event */
   acceptedEvent?: { bits: bigint; ref: Ref };
-  offered?: { bits: bigint; ref: Ref };
+  /** `words`: when read word by word (register values), the read of each word, by its select value */
+  offered?: { bits: bigint; ref: Ref; words?: Map<number, Ref> };
   readonly orderProblems: OrderProblem[] = [];
   readonly clearedBits: OrderProblem[] = [];
   readonly lateFeatureWrites: Ref[] = [];
@@ -203,6 +204,17 @@ export class StatusTracker {
     if ((added & STATUS.FEATURES_OK) !== 0) s.featuresOk ??= ref;
     if ((added & STATUS.DRIVER_OK) !== 0) s.driverOk ??= ref;
     if ((added & STATUS.FAILED) !== 0) s.failed ??= ref;
+  }
+
+  /** A device_feature / DeviceFeatures word read back with its value (a trace with read values):
+   *  builds the offered set word by word, as the driver sees it. */
+  deviceFeatureWord(sel: number, value: number, ref: Ref): void {
+    const s = this.current;
+    if (!s || sel > 3) return;
+    const shift = BigInt(32 * sel);
+    const old = s.offered?.bits ?? 0n;
+    const words = new Map(s.offered?.words ?? []).set(sel, ref);
+    s.offered = { bits: (old & ~(0xffffffffn << shift)) | (BigInt(value >>> 0) << shift), ref, words };
   }
 
   driverFeatureWord(sel: number, value: number, ref: Ref): void {

@@ -5,6 +5,9 @@
  */
 import type { Ref } from '../observations.ts';
 
+/** MagicValue: "virt" read little-endian */
+export const VIRTIO_MMIO_MAGIC = 0x74726976;
+
 export const MMIO = {
   MagicValue: 0x000,
   Version: 0x004,
@@ -66,10 +69,12 @@ export interface MmioQueue {
 
 export interface MmioHost {
   driverFeatureWord(sel: number, value: number, ref: Ref): void;
+  /** a DeviceFeatures read whose value the trace shows (host KVM tracepoints; QEMU's log has none) */
+  deviceFeatureWord(sel: number, value: number, ref: Ref): void;
   queueSize(queue: number, size: number): void;
   /** VIRTIO_F_RING_PACKED negotiated: a packed ring's size need not be a power of 2 (§2.8) */
   packed(): boolean;
-  problem(code: 'mmio.queue-size-too-big' | 'mmio.queue-size-not-pow2' | 'mmio.write-read-only', ref: Ref, detail: string): void;
+  problem(code: 'mmio.queue-size-too-big' | 'mmio.queue-size-not-pow2' | 'mmio.write-read-only' | 'mmio.device-register', ref: Ref, detail: string): void;
 }
 
 export class MmioState {
@@ -81,8 +86,15 @@ export class MmioState {
   accesses = 0;
   /** the driver's first register write: evidence for a verdict on its writes */
   firstWrite?: Ref;
+  /** reads whose value the trace shows (host KVM tracepoints; QEMU's log has none) */
+  readValues = 0;
+  /** the first MagicValue read with its value: evidence for a verdict on the register values */
+  magicRead?: Ref;
+  /** a reset was seen: from then on the device's registers have known values to hold it to */
+  private resetSeen = false;
   private queueSel = 0;
   private driverFeaturesSel = 0;
+  private deviceFeaturesSel = 0;
   readonly queues = new Map<number, MmioQueue>();
 
   constructor(private readonly host: MmioHost) {}
@@ -95,12 +107,14 @@ export class MmioState {
 
   read(offset: number, value: number | undefined, ref: Ref): void {
     this.accesses++;
+    if (value !== undefined) this.checkRead(offset, value, ref);
     if (offset === MMIO.Version && value !== undefined && (value === 1 || value === 2)) {
       this.version = value;
       this.versionEvidence = ref;
       this.versionRead = true;
     }
     if (offset === MMIO.QueueNumMax && value !== undefined) this.queue().numMax = value;
+    if (offset === MMIO.DeviceFeatures && value !== undefined) this.host.deviceFeatureWord(this.deviceFeaturesSel, value, ref);
   }
 
   write(offset: number, value: number, ref: Ref): void {
@@ -120,6 +134,9 @@ export class MmioState {
       return;
     }
     switch (offset) {
+      case MMIO.DeviceFeaturesSel:
+        this.deviceFeaturesSel = value;
+        break;
       case MMIO.DriverFeaturesSel:
         this.driverFeaturesSel = value;
         break;
@@ -154,6 +171,20 @@ export class MmioState {
     }
   }
 
+  /** The values a device must return (VIRTIO §4.2.2.1): MagicValue, Version 2, and QueueReady 0
+   *  after a reset until the driver enables the queue. */
+  private checkRead(offset: number, value: number, ref: Ref): void {
+    this.readValues++;
+    if (offset === MMIO.MagicValue) this.magicRead ??= ref;
+    const hex = `0x${value.toString(16)}`;
+    if (offset === MMIO.MagicValue && value !== VIRTIO_MMIO_MAGIC) this.host.problem('mmio.device-register', ref, `MagicValue reads ${hex}, not 0x74726976`);
+    else if (offset === MMIO.Version && value !== 2) {
+      this.host.problem('mmio.device-register', ref, `Version reads ${hex}, not 0x2${value === 1 ? ' (a legacy device, §4.2.4)' : ''}`);
+    } else if (offset === MMIO.QueueReady && value !== 0 && this.resetSeen && !this.queue().ready) {
+      this.host.problem('mmio.device-register', ref, `QueueReady of queue ${this.queueSel} reads ${hex} after the reset, before the driver enabled the queue`);
+    }
+  }
+
   /** QEMU logs QueueNumMax right after a QueueNum write (virtio_mmio_queue_write ... max N). */
   sizeMax(max: number, ref: Ref): void {
     const q = this.queue();
@@ -164,6 +195,7 @@ export class MmioState {
   }
 
   reset(): void {
+    this.resetSeen = true;
     for (const q of this.queues.values()) q.ready = false;
   }
 }

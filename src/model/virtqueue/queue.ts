@@ -33,6 +33,8 @@ export class QueueState {
   fills = 0;
   used = 0;
   notifies = 0;
+  /** available-buffer notifications (doorbells) the driver sent */
+  kicks = 0;
   maxInflight = 0;
   /** completions that wrote nothing (used length 0), and the first of them */
   emptyFills = 0;
