@@ -45,7 +45,7 @@ export async function* checkedIpc(source: AsyncIterable<Buffer>, file: string, s
   const input = new Pull(source[Symbol.asyncIterator]());
   const counts = { batches: 0, dictionaries: 0 };
   let where = 'the start';
-  const fail = (what: string, at: number) => new InputError(`damaged Arrow IPC data in ${where} (byte ${at}): ${what}`, file);
+  const fail = (what: string, at: number) => new InputError(`damaged Arrow IPC data in ${where} at byte ${at}: ${what}`, file);
   const fileFormat = (await input.fill(MAGIC.length)) && input.peek(MAGIC.length).toString('latin1') === MAGIC;
   /** file format: where each message starts, and its lengths, for the footer's blocks to match */
   const starts = new Map<number, { meta: number; body: number }>();
