@@ -11,6 +11,9 @@
  * "ARROW1") passes through as it is, and its footer is held back until checked too: apache-arrow
  * reads a file-format stream whole and then finds its schema and batches by the footer's blocks, so
  * each block must be the start of a message checked here, with the same lengths.
+ *
+ * The generated flatbuffer classes apache-arrow ships (apache-arrow/fb/*) read a length without
+ * decoding the vector; they read through the ByteBuffer of apache-arrow's own `flatbuffers`.
  */
 import { ByteBuffer } from 'flatbuffers';
 import { DictionaryBatch } from 'apache-arrow/fb/dictionary-batch';

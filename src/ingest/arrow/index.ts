@@ -19,16 +19,16 @@ import {
   Dictionary, Int32, Int64, RecordBatchReader, RecordBatchStreamWriter, Schema, Field, Utf8, vectorFromArray, makeData,
   RecordBatch, Struct, type Vector,
 } from 'apache-arrow';
+import { stat } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
 import { z } from 'zod';
 import { COMMON_FIELDS, Event, SourceHeader } from '../../model/events.ts';
 import type { Adapter, OpenOptions, OpenedSource, SourceInfo } from '../adapter.ts';
 import { InputError } from '../errors.ts';
 import { byteStream, STDIN } from '../lines.ts';
-import { stat } from 'node:fs/promises';
-import { checkedIpc } from './framing.ts';
 import { guardTime } from '../clock.ts';
 import type { Stats } from '../stats.ts';
+import { checkedIpc } from './framing.ts';
 
 const FORMAT_TAG = 'events/1';
 const ROWS_PER_BATCH = 16384;
