@@ -19,14 +19,16 @@ import {
   Dictionary, Int32, Int64, RecordBatchReader, RecordBatchStreamWriter, Schema, Field, Utf8, vectorFromArray, makeData,
   RecordBatch, Struct, type Vector,
 } from 'apache-arrow';
+import { stat } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
 import { z } from 'zod';
 import { COMMON_FIELDS, Event, SourceHeader } from '../../model/events.ts';
 import type { Adapter, OpenOptions, OpenedSource, SourceInfo } from '../adapter.ts';
 import { InputError } from '../errors.ts';
-import { byteStream } from '../lines.ts';
+import { byteStream, STDIN } from '../lines.ts';
 import { guardTime } from '../clock.ts';
 import type { Stats } from '../stats.ts';
+import { checkedIpc } from './framing.ts';
 
 const FORMAT_TAG = 'events/1';
 const ROWS_PER_BATCH = 16384;
@@ -64,9 +66,12 @@ export const arrowAdapter: Adapter = {
 async function* readArrow(info: SourceInfo, stats: Stats): AsyncGenerator<Event[]> {
   let reader;
   try {
-    reader = await RecordBatchReader.from(await byteStream(info.file));
+    // the framing is checked before apache-arrow decodes it (see framing.ts); a regular file's size bounds every length
+    const size = info.file === STDIN ? undefined : await stat(info.file).then((s) => (s.isFile() ? s.size : undefined), () => undefined);
+    reader = await RecordBatchReader.from(checkedIpc(await byteStream(info.file), info.file, size));
     await reader.open();
   } catch (e) {
+    if (e instanceof InputError) throw e;
     throw new InputError(`not a readable Arrow IPC file (${(e as Error).message})`, info.file);
   }
   // an empty or cut stream opens without a schema
