@@ -7,6 +7,7 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { readLines } from '../ingest/lines.ts';
 import { queryRows, type Row } from '../perf/store.ts';
+import type { EventRow } from '../perf/tables.ts';
 
 /** A query as it runs: fixed text, bound values. */
 export interface BoundQuery {
@@ -95,18 +96,8 @@ export async function evidenceContext(conn: DuckDBConnection, file: string, cite
 
 const EVENT_COLUMNS = 'seq, ts, vm, dev, dev_inferred, kind, file, line, fields';
 
-export interface StoredEvent {
-  seq: number;
-  ts: number;
-  vm: string;
-  dev: string | null;
-  dev_inferred: boolean;
-  kind: string;
-  file: string | null;
-  line: number | null;
-  /** the kind's own fields */
-  fields: Record<string, unknown>;
-}
+/** A row of the events table, its kind's own fields parsed. */
+export type StoredEvent = Omit<EventRow, 'fields'> & { fields: Record<string, unknown> };
 
 function toEvent(r: Row): StoredEvent {
   let fields: Record<string, unknown> = {};
