@@ -14,6 +14,10 @@ export function registerExplore(program: Command): void {
       // ink reads keys in raw mode, which a pipe cannot give
       if (!process.stdin.isTTY || !process.stdout.isTTY) throw new InputError('explore needs a terminal on stdin and stdout; for a pipe use check, perf or report');
       const report = await loadReport(store.conn);
+      // ink draws only the last frame when CI is set (it reads that once, at load): on a terminal
+      // with a user at its keys the explorer is interactive, whatever the environment says
+      delete process.env.CI;
+      delete process.env.CONTINUOUS_INTEGRATION;
       // ink and React load only for this command
       const [{ render }, { createElement }, { App }] = await Promise.all([import('ink'), import('react'), import('../tui/app.tsx')]);
       // the alternate screen: the shell's screen comes back as it was on quit
