@@ -158,7 +158,12 @@ function deviceTree(fault?: string): Event[] {
   const transports = fault === 'undescribed-device' ? 1 : 2;
   for (let i = 0; i < transports; i++) node(`/virtio_mmio@a00${i}000`, { compatible: ['virtio,mmio'], reg: [0, 0xa000000 + i * 0x200, 0, 0x200], interrupts: [0, 16 + i, 1] });
   r.at(1000);
-  r.initDevice('blk0', 2, VERSION_1 | (1n << 9n) | (1n << 11n) | (1n << 13n) | (1n << 14n));
+  // a read-only disk (VIRTIO_BLK_F_RO negotiated): the guest's write is refused with IOERR (§5.2.6.2)
+  r.initDevice('blk0', 2, VERSION_1 | (1n << 5n) | (1n << 9n) | (1n << 11n) | (1n << 13n) | (1n << 14n));
+  r.emit({ kind: 'notify.avail', dev: 'blk0', queue: 0 }, { kind: 'vq.pop', dev: 'blk0', queue: 0, elem: 'w0', in_num: 1, out_num: 2 });
+  r.emit({ kind: 'blk.submit', dev: 'blk0', req: 'w0', op: 'write', sector: 0, nsectors: 8 });
+  r.emit({ kind: 'blk.complete', dev: 'blk0', req: 'w0', status: fault === 'ro-write-ok' ? 0 : 1 /* IOERR */ });
+  r.emit({ kind: 'vq.fill', dev: 'blk0', queue: 0, elem: 'w0', len: 1, idx: 0 }, { kind: 'vq.flush', dev: 'blk0', queue: 0, count: 1 }, { kind: 'notify.used', dev: 'blk0', queue: 0, via: 'irq' });
   r.initDevice('rng0', 4, VERSION_1);
   r.request('rng0', 0, 'r0', { in: 1, out: 0, len: 16 }).emit({ kind: 'rng.push', dev: 'rng0', bytes: 16 });
   return r.events;
@@ -177,6 +182,9 @@ function blkNet(fault?: string): Event[] {
   if (fault === 'net-double-completion') r.emit({ kind: 'vq.fill', dev: 'net0', queue: 1, elem: 'n0', len: 0, idx: 1 });
   r.initDevice('con0', 3, VERSION_1);
   r.request('con0', 1, 'k0', { in: 0, out: 1, len: 0 }).emit({ kind: 'console.data', dev: 'con0', dir: 'to_host', port: 0, bytes: 12 });
+  // the device adds port 1 and removes it again (§5.3.6.2.1); the fault removes a port it never added
+  r.emit({ kind: 'console.control', dev: 'con0', dir: 'to_driver', event: 1 /* DEVICE_ADD */, port: 1 });
+  r.emit({ kind: 'console.control', dev: 'con0', dir: 'to_driver', event: 2 /* DEVICE_REMOVE */, port: fault === 'remove-unknown-port' ? 2 : 1 });
   if (fault === 'console-double-completion') r.emit({ kind: 'vq.fill', dev: 'con0', queue: 1, elem: 'k0', len: 0, idx: 1 });
   return r.events;
 }
@@ -220,14 +228,25 @@ function virtioMmio(fault?: string): Event[] {
       : { kind: 'vq.pop', dev: blk, queue: 0, elem, in_num: noStatus ? 0 : 1, out_num: 2, in_bytes: noStatus ? 0 : 1, out_bytes: 4112 });
     r.emit({ kind: 'blk.submit', dev: blk, req: elem, op: read ? 'read' : 'write', sector: read ? 0 : i * 8, nsectors: 8 }, { kind: 'blk.backend', dev: blk, req: elem, ret: 0 });
     r.emit({ kind: 'blk.complete', dev: blk, req: elem, status: fault === 'bad-blk-status' && i === 2 ? 7 : 0 });
-    r.emit({ kind: 'vq.fill', dev: blk, queue: 0, elem, len: noStatus ? 0 : read ? (fault === 'used-len' ? 8192 : 4097) : 1, idx: i });
+    // the queue has 128 entries (QueueNum): offset 130 is past the used ring
+    const idx = fault === 'used-past-ring' && i === 2 ? 130 : i;
+    r.emit({ kind: 'vq.fill', dev: blk, queue: 0, elem, len: noStatus ? 0 : read ? (fault === 'used-len' ? 8192 : 4097) : 1, idx });
     if (fault === 'double-completion' && i === 2) r.emit({ kind: 'vq.fill', dev: blk, queue: 0, elem, len: 1, idx: i });
     if (fault === 'completion-without-request' && i === 2) r.emit({ kind: 'vq.fill', dev: blk, queue: 0, elem: 'never-taken', len: 1, idx: i });
     r.emit({ kind: 'vq.flush', dev: blk, queue: 0, count: fault === 'used-more' && i === 3 ? 2 : 1 }, { kind: 'notify.used', dev: blk, queue: 0, via: 'irq' });
   }
-  r.initDevice('rng0', 4, VERSION_1);
-  r.request('rng0', 0, 'r0', { in: 1, out: 0, len: fault === 'empty-rng' ? 0 : 16 });
-  if (fault !== 'empty-rng') r.emit({ kind: 'rng.push', dev: 'rng0', bytes: 16 });
+  // the entropy device negotiates VIRTIO_F_IN_ORDER (bit 35): two requests in flight are used in the order taken
+  r.initDevice('rng0', 4, VERSION_1 | (1n << 35n));
+  r.emit({ kind: 'notify.avail', dev: 'rng0', queue: 0 });
+  r.emit({ kind: 'vq.pop', dev: 'rng0', queue: 0, elem: 'r0', in_num: 1, out_num: 0 }, { kind: 'vq.pop', dev: 'rng0', queue: 0, elem: 'r1', in_num: 1, out_num: 0 });
+  const order = fault === 'out-of-order' ? ['r1', 'r0'] : ['r0', 'r1'];
+  order.forEach((elem, i) => r.emit({ kind: 'vq.fill', dev: 'rng0', queue: 0, elem, len: fault === 'empty-rng' ? 0 : 16, idx: i }));
+  r.emit({ kind: 'vq.flush', dev: 'rng0', queue: 0, count: 2 }, { kind: 'notify.used', dev: 'rng0', queue: 0, via: 'irq' });
+  if (fault !== 'empty-rng') r.emit({ kind: 'rng.push', dev: 'rng0', bytes: 32 });
+  // the driver resets the live device and brings it up again: the device keeps quiet in between (§2.4.1)
+  r.emit({ kind: 'status', dev: 'rng0', value: 0 });
+  if (fault === 'notify-after-reset') r.emit({ kind: 'notify.used', dev: 'rng0', queue: 0, via: 'irq' });
+  r.initDevice('rng0', 4, VERSION_1 | (1n << 35n));
   return r.events;
 }
 
@@ -255,6 +274,13 @@ export const SCENARIOS: readonly Scenario[] = [
       'chain-layout': { what: 'a block request without a writable status byte', rule: 'virtio.vq.chain-layout' },
       'bad-blk-status': { what: 'a request answered with status byte 7', rule: 'virtio-blk.status' },
       'empty-rng': { what: 'the entropy device answers with no bytes', rule: 'virtio-rng.answers' },
+      'used-past-ring': { what: 'a used element written at offset 130 of a queue of 128 entries', rule: 'virtio.vq.queue-size' },
+      'out-of-order': { what: 'VIRTIO_F_IN_ORDER negotiated, and the entropy device uses the second chain taken before the first', rule: 'virtio.vq.in-order' },
+      'notify-after-reset': {
+        what: 'the entropy device sends a used-buffer notification after the driver reset it, before it is initialised again',
+        rule: 'virtio.reset-quiet',
+        also: { rules: ['virtio.live-after-driver-ok'], why: '§2.4.1 and §3.1.1: a use after a reset is also a use before DRIVER_OK of the new session' },
+      },
     },
   },
   {
@@ -294,6 +320,7 @@ export const SCENARIOS: readonly Scenario[] = [
       'no-kaslr-seed': { what: '/chosen without kaslr-seed', rule: 'AVPS-v2.0-42' },
       'no-watchdog': { what: 'no arm,sbsa-gwdt node', rule: 'AVPS-v2.0-35' },
       'undescribed-device': { what: 'two virtio-mmio devices, one virtio,mmio node', rule: 'AVPS-v2.0-3' },
+      'ro-write-ok': { what: 'VIRTIO_BLK_F_RO negotiated, and a write request answered OK', rule: 'virtio-blk.ro-write-fails' },
     },
   },
   {
@@ -315,6 +342,7 @@ export const SCENARIOS: readonly Scenario[] = [
       'offer-no-ctrl-mac': { what: 'the network device does not offer VIRTIO_NET_F_CTRL_MAC_ADDR', rule: 'AVPS-v2.0-13' },
       'net-double-completion': { what: 'the network device completes a transmit chain twice', rule: 'AVPS-v2.0-8' },
       'console-double-completion': { what: 'the console completes a transmit chain twice', rule: 'AVPS-v2.0-46' },
+      'remove-unknown-port': { what: 'the console sends DEVICE_REMOVE for port 2, which it never added', rule: 'virtio-console.port-add-remove' },
     },
   },
 ];
