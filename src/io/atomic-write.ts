@@ -88,8 +88,8 @@ export async function openAtomic(target: string, inputs: readonly string[], what
   };
 }
 
-/** Writes a whole text atomically. */
-export async function writeFileAtomic(target: string, text: string, inputs: readonly string[], what: string): Promise<void> {
+/** Writes a whole text (or bytes) atomically. */
+export async function writeFileAtomic(target: string, text: string | Uint8Array, inputs: readonly string[], what: string): Promise<void> {
   const f = await openAtomic(target, inputs, what);
   try {
     if (!f.stream.write(text)) await new Promise<void>((res) => f.stream.once('drain', () => res()));

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext } from 'playwright-core';
 import { InputError } from '../ingest/errors.ts';
+import { writeFileAtomic } from '../io/atomic-write.ts';
 
 export const CHROMIUM = process.env.AVPSCOPE_CHROMIUM ?? '/usr/bin/chromium';
 
@@ -33,14 +34,14 @@ export async function openBrowser(opts: { scale?: number } = {}): Promise<Browse
   };
 }
 
-/** Each SVG as a PNG of its own size (at 2x for sharp text). */
-export async function svgsToPng(svgs: { svg: string; file: string }[]): Promise<void> {
+/** Each SVG as a PNG of its own size (at 2x for sharp text), each file written whole or not at all. */
+export async function svgsToPng(svgs: { svg: string; file: string }[], inputs: readonly string[]): Promise<void> {
   const b = await openBrowser({ scale: 2 });
   try {
     const page = await b.context.newPage();
     for (const { svg, file } of svgs) {
       await page.setContent(`<!doctype html><body style="margin:0;background:white">${svg}</body>`);
-      await page.locator('svg').first().screenshot({ path: file });
+      await writeFileAtomic(file, await page.locator('svg').first().screenshot(), inputs, 'report --png');
     }
   } finally {
     await b.close();

@@ -70,7 +70,7 @@ export async function writeReport(o: ReportOptions): Promise<Written> {
   if (o.pngDir !== undefined) {
     mkdirSync(o.pngDir, { recursive: true });
     const jobs = charts.map((c) => ({ svg: c.svg!, file: join(o.pngDir!, `${c.id}.png`) }));
-    await svgsToPng(jobs);
+    await svgsToPng(jobs, o.inputs);
     pngs.push(...jobs.map((j) => j.file));
   }
   return { out: o.out, runs: runs.map((r) => r.name), charts: charts.length, pngs, notebooks: drawn.map((d) => ({ id: d.notebook.id, hasData: d.hasData })) };
