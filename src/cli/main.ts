@@ -2,6 +2,7 @@
  * The avpscope command line: a thin shell over src/api. Exit codes: 0 all good, 1 a MUST
  * requirement fails (or a budget is breached), 2 bad usage or unusable input, 3 a bug in avpscope.
  */
+import { existsSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { InputError } from '../ingest/errors.ts';
 import { ADAPTERS } from '../ingest/registry.ts';
@@ -19,7 +20,7 @@ import { progressDisplay } from './progress.ts';
 import { registerSchema } from './schema.ts';
 import { registerSimulate } from './simulate.ts';
 import { registerRules } from './rules.ts';
-import { removeOwned } from '../io/temp-files.ts';
+import { ownedFiles, removeOwned } from '../io/temp-files.ts';
 import { stopStoreWorkers } from '../perf/store-client.ts';
 
 export const EXIT = { OK: 0, FAIL: 1, INPUT: 2, BUG: 3 } as const;
@@ -29,16 +30,22 @@ export const EXIT = { OK: 0, FAIL: 1, INPUT: 2, BUG: 3 } as const;
  * built, a half-written -o, a copy of a stream); the exit code is the shell's 128 + signal.
  */
 let cleanUpInstalled = false;
+/** set by a signal: the work it stopped fails on the way out, and that is no error to report */
+let interrupted = false;
 function cleanUpOnExit(): void {
   if (cleanUpInstalled) return;
   cleanUpInstalled = true;
   process.once('exit', () => removeOwned());
   for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
     process.once(sig, () => {
+      interrupted = true;
       // the store's worker first: exiting under a running DuckDB worker aborts instead of exiting with `code`
+      // counted before the workers stop: stopping one removes its own unfinished store
+      const before = ownedFiles();
       const stopped = Promise.race([stopStoreWorkers(), new Promise((r) => setTimeout(r, 2000))]);
       void stopped.finally(() => {
-        const removed = removeOwned();
+        removeOwned();
+        const removed = before.filter((f) => !existsSync(f));
         process.stderr.write(`avpscope: interrupted by ${sig}: stopped${removed.length > 0 ? `, ${removed.length} temporary file(s) removed` : ''}; no output was replaced\n`);
         process.exit(code);
       });
@@ -111,6 +118,8 @@ export async function main(argv: string[]): Promise<number> {
     await program.parseAsync(argv, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : EXIT.OK;
   } catch (e) {
+    // the signal's handler ends the process with its own line and code once the workers are stopped
+    if (interrupted) return new Promise<number>(() => {});
     if (e instanceof CommanderError) {
       return e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help' ? EXIT.OK : EXIT.INPUT;
     }

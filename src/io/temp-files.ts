@@ -43,6 +43,22 @@ export function release(prefix: string): void {
   owned.delete(prefix);
 }
 
+/** The files this process's temporary files are now (nothing removed). */
+export function ownedFiles(): string[] {
+  return [...owned].flatMap((p) => prefixed(p));
+}
+
+function prefixed(prefix: string): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(dirname(prefix));
+  } catch {
+    return [];
+  }
+  const base = basename(prefix);
+  return names.filter((n) => n === base || n.startsWith(base + '.')).map((n) => join(dirname(prefix), n));
+}
+
 function removePrefixed(prefix: string): string[] {
   const dir = dirname(prefix);
   const base = basename(prefix);

@@ -17,24 +17,18 @@ const BATCH_ROWS = 8192;
 /** Batches sent but not yet appended before the replay waits for the worker. */
 const MAX_IN_FLIGHT = 8;
 
-/** Store workers still running: a signal stops them before the process exits (a worker whose DuckDB
- *  is torn down by process.exit aborts the whole process instead of exiting with the signal's code). */
-const live = new Set<Worker>();
+/** Store writers whose worker still runs: a signal stops them before the process exits. A worker
+ *  torn down while inside DuckDB (by process.exit or terminate) aborts the whole process instead of
+ *  exiting with the signal's code, so each is asked to close DuckDB first and ended when idle. */
+const live = new Set<ThreadedStoreWriter>();
 
 /** Stops every store worker (their unfinished databases are temporary files the caller removes). */
 export async function stopStoreWorkers(): Promise<void> {
-  await Promise.all([...live].map((w) => w.terminate()));
+  await Promise.all([...live].map((w) => w.stop()));
 }
 
 /** The worker runs the compiled module next to this one, or (in development) the TypeScript through tsx. */
 function startWorker(): Worker {
-  const w = spawnWorker();
-  live.add(w);
-  w.once('exit', () => live.delete(w));
-  return w;
-}
-
-function spawnWorker(): Worker {
   // the worker takes this process's node options, but not one that only applies to `node -e`
   const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type'));
   if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./store-worker.js', import.meta.url), { execArgv });
@@ -76,6 +70,8 @@ export class ThreadedStoreWriter implements StoreWriting {
   private nextId = 0;
   private answered = 0;
   private failure: Error | undefined;
+  /** an abort was asked: the worker closes DuckDB and answers; nothing more is sent; then it is ended */
+  private aborting = false;
   workerCpuSeconds: number | undefined;
 
   private constructor(
@@ -93,7 +89,11 @@ export class ThreadedStoreWriter implements StoreWriting {
       else w?.resolve();
     });
     worker.on('error', (e) => this.fail(e));
-    worker.on('exit', (code) => this.fail(new Error(`the store's worker stopped (exit ${code})`)));
+    worker.on('exit', (code) => {
+      live.delete(this);
+      this.fail(new Error(`the store's worker stopped (exit ${code})`));
+    });
+    live.add(this);
   }
 
   static async create(path: string, inputs: readonly string[] = []): Promise<ThreadedStoreWriter> {
@@ -120,7 +120,8 @@ export class ThreadedStoreWriter implements StoreWriting {
   /** Sends a request without waiting for it (errors surface at the next awaited one). */
   post(req: StoreRequest): number {
     const id = ++this.nextId;
-    this.worker.postMessage({ id, req });
+    // after an abort the worker must go idle, so that ending it never lands inside DuckDB
+    if (!this.aborting || req.op === 'abort') this.worker.postMessage({ id, req });
     return id;
   }
 
@@ -165,12 +166,22 @@ export class ThreadedStoreWriter implements StoreWriting {
 
   /** Drops the unfinished database once the worker has closed it; the one at `path` is untouched. */
   abort(): void {
+    if (this.aborting) return;
     const done = () => {
       dropTarget(this.target);
       void this.worker.terminate();
     };
     if (this.failure) return done();
     this.request({ op: 'abort' }).then(done, done);
+    this.aborting = true;
     this.failure = new Error('aborted');
+  }
+
+  /** Aborts (DuckDB closed in the worker first) and waits until the worker is gone. */
+  stop(): Promise<void> {
+    if (!live.has(this)) return Promise.resolve();
+    const gone = new Promise<void>((res) => this.worker.once('exit', () => res()));
+    this.abort();
+    return gone;
   }
 }
