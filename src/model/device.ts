@@ -6,7 +6,7 @@ import { deviceIdFromModelName, deviceTypeName, DEVICE_ID } from './device-types
 import { F_VERSION_1, hasBit } from './features.ts';
 import type { BlkOp } from './events.ts';
 import type { Ref } from './observations.ts';
-import { StatusTracker } from './device/status.ts';
+import { StatusTracker, type AcceptedFeatures } from './device/status.ts';
 import type { MmioState } from './transport/mmio.ts';
 import type { PciState } from './transport/pci.ts';
 import type { QueueState } from './virtqueue/queue.ts';
@@ -158,8 +158,18 @@ export class Device {
   /** The driver accepted this feature bit in the current session; undefined when the trace does not show the features. */
   negotiated(bit: number): boolean | undefined {
     // the last session that negotiated: the current one may be a reset with no features written since
-    const acc = this.status.sessions.map((s) => s.accepted()).findLast((a) => a !== undefined);
+    const acc = this.lastAccepted();
     return acc === undefined ? undefined : hasBit(acc.bits, bit);
+  }
+
+  /** The features of the last session that shows them. */
+  private lastAccepted(): AcceptedFeatures | undefined {
+    const sessions = this.status.sessions;
+    for (let i = sessions.length - 1; i >= 0; i--) {
+      const acc = sessions[i]!.accepted();
+      if (acc !== undefined) return acc;
+    }
+    return undefined;
   }
 
   /** Whether a session the trace shows the features of accepted this bit; undefined when none shows them. */
@@ -171,7 +181,7 @@ export class Device {
   /** Known to be driven as a legacy device: legacy virtio-mmio registers, or features negotiated without VERSION_1. */
   isLegacy(): boolean {
     if (this.mmio?.version === 1) return true;
-    const acc = this.status.sessions.map((s) => s.accepted()).findLast((a) => a !== undefined);
+    const acc = this.lastAccepted();
     return acc !== undefined && !hasBit(acc.bits, F_VERSION_1);
   }
 

@@ -29,6 +29,12 @@ export interface FeatureWord {
   ref: Ref;
 }
 
+export interface AcceptedFeatures {
+  bits: bigint;
+  refs: Ref[];
+  refFor(bit: number): Ref[];
+}
+
 export interface OrderProblem {
   ref: Ref;
   detail: string;
@@ -72,8 +78,19 @@ export class Session {
     return this.writes.at(-1)?.value ?? 0;
   }
 
+  /** accepted()'s answer and what it was computed from: the replay asks it at every completion */
+  private acceptedMemo?: { words: number; late: number; event: Session['acceptedEvent']; value: AcceptedFeatures | undefined };
+
   /** The accepted feature bits, if the trace shows them: from a features event, else the words. */
-  accepted(): { bits: bigint; refs: Ref[]; refFor(bit: number): Ref[] } | undefined {
+  accepted(): AcceptedFeatures | undefined {
+    const m = this.acceptedMemo;
+    if (m && m.words === this.featureWords.length && m.late === this.lateFeatureWrites.length && m.event === this.acceptedEvent) return m.value;
+    const value = this.computeAccepted();
+    this.acceptedMemo = { words: this.featureWords.length, late: this.lateFeatureWrites.length, event: this.acceptedEvent, value };
+    return value;
+  }
+
+  private computeAccepted(): AcceptedFeatures | undefined {
     if (this.acceptedEvent) {
       const ref = this.acceptedEvent.ref;
       return { bits: this.acceptedEvent.bits, refs: [ref], refFor: () => [ref] };
