@@ -1,7 +1,7 @@
 /**
  * The speed work changes no output: the store written by its worker thread (the fast path, used for
  * large inputs) holds exactly the rows of the store written in the main thread (the plain reference
- * path), table by table, for every bundled trace and multi-file run.
+ * path), table by table and view by view, for every bundled trace and multi-file run.
  */
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -16,14 +16,15 @@ const RUNS: string[][] = [
   ['cluster', 'ivi', 'rear'].flatMap((n) => [real(`gpu-multi/${n}.trace.gz`), real(`gpu-multi/${n}.guest-ftrace.txt.gz`)]),
 ];
 
-/** Every table of a store, its rows in a stable order (the creation time left out). */
+/** Every table and view of a store, its rows in a stable order (the creation time left out). */
 async function contents(files: string[], storeThread: 'worker' | 'main'): Promise<Record<string, Row[]>> {
   const r = await ingest({ files, db: join(tempDir(), `${storeThread}.duckdb`), storeThread });
   try {
     const q = (sql: string) => queryRows(r.store.conn, sql);
     const out: Record<string, Row[]> = {};
-    for (const { table_name } of await q('SELECT table_name FROM duckdb_tables() ORDER BY table_name')) {
-      const t = table_name as string;
+    const names = "SELECT table_name AS n FROM duckdb_tables() UNION ALL SELECT view_name FROM duckdb_views() WHERE NOT internal ORDER BY n";
+    for (const { n } of await q(names)) {
+      const t = n as string;
       out[t] = await q(`SELECT * FROM ${t} ${t === 'meta' ? "WHERE key <> 'created'" : ''} ORDER BY ALL`);
     }
     return out;

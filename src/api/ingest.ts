@@ -18,7 +18,8 @@ import type { Platform } from '../model/platform.ts';
 import { run, type Run } from '../pipeline.ts';
 import { MEMORY, StoreWriter, type RowWriter, type StoreHandle, type StoreWriting } from '../perf/store.ts';
 import { ThreadedStoreWriter } from '../perf/store-client.ts';
-import { DEVICES, EVENTS, FINDINGS, META, SCHEMA_VERSION, SPANS, STATS, TRACES, type DeviceRow, type EventRow, type TableDecl } from '../perf/tables.ts';
+import { BatchBuilder } from '../perf/store-columns.ts';
+import { DEVICES, EVENT_ROWS, EVENT_TEXTS, FINDINGS, META, SCHEMA_VERSION, SPANS, STATS, TRACES, type DeviceRow, type TableDecl } from '../perf/tables.ts';
 
 export const QUERIES_DIR = fileURLToPath(new URL('../../queries/', import.meta.url));
 export const TOOL_VERSION = '0.1.0';
@@ -87,13 +88,50 @@ function fieldsJson(e: Event): string {
   return out.length === 0 ? '{}' : out + '}';
 }
 
-/** One row of the events table. A time the store cannot hold exactly is bad input, not a crash. */
-function eventRow(e: Event, seq: number): EventRow {
-  if (!Number.isSafeInteger(e.ts)) throw new InputError(`time ${e.ts} ns is beyond what the store holds exactly (2^53 ns)`, e.src?.file, e.src?.line);
-  return {
-    seq, ts: e.ts, vm: e.vm ?? '', dev: e.dev ?? null, dev_inferred: e.inferred?.includes('dev') ?? false,
-    kind: e.kind, file: e.src?.file ?? null, line: e.src?.line ?? null, fields: fieldsJson(e),
-  };
+/** event_rows' columns in a batch (see EVENT_ROWS). */
+type EventColumnArrays = [Float64Array, Float64Array, Float64Array, Float64Array, Uint8Array, Float64Array, Float64Array, Float64Array, string[]];
+
+/**
+ * The replay's events into the store's event_rows, column by column, with no object per event:
+ * vm, dev, kind and file as ids of texts kept here and written to event_texts at the end.
+ */
+class EventSink {
+  private readonly batch = new BatchBuilder(EVENT_ROWS);
+  private readonly ids = new Map<string, number>();
+  /** events added so far: the next one's seq */
+  count = 0;
+
+  constructor(private readonly store: StoreWriting) {}
+
+  private id(text: string): number {
+    let id = this.ids.get(text);
+    if (id === undefined) this.ids.set(text, (id = this.ids.size));
+    return id;
+  }
+
+  /** A time the store cannot hold exactly is bad input, not a crash. */
+  add(e: Event): void {
+    if (!Number.isSafeInteger(e.ts)) throw new InputError(`time ${e.ts} ns is beyond what the store holds exactly (2^53 ns)`, e.src?.file, e.src?.line);
+    const r = this.batch.next();
+    const c = this.batch.cols as EventColumnArrays;
+    c[0][r] = this.count++;
+    c[1][r] = e.ts;
+    c[2][r] = this.id(e.vm ?? '');
+    c[3][r] = e.dev === undefined ? NaN : this.id(e.dev);
+    c[4][r] = e.inferred?.includes('dev') ? 1 : 0;
+    c[5][r] = this.id(e.kind);
+    c[6][r] = e.src === undefined ? NaN : this.id(e.src.file);
+    c[7][r] = e.src === undefined ? NaN : e.src.line;
+    c[8][r] = fieldsJson(e);
+    if (this.batch.added()) this.store.write(this.batch.take()!);
+  }
+
+  /** The last events, and the texts their ids stand for. */
+  async finish(): Promise<void> {
+    const last = this.batch.take();
+    if (last !== undefined) this.store.write(last);
+    await this.store.rows(EVENT_TEXTS, [...this.ids].map(([text, id]) => ({ id, text })));
+  }
 }
 
 /** traces.origin_ns is a HUGEINT: an origin beyond it (10^38 ns) is bad input, not a crash. */
@@ -158,13 +196,13 @@ export async function ingest(opts: IngestOptions): Promise<Ingested> {
   const threaded = opts.db !== MEMORY && (where === 'worker' || (where === 'auto' && bytes >= WORKER_MIN_BYTES));
   const store: StoreWriting = threaded ? await ThreadedStoreWriter.create(opts.db, opts.files) : await StoreWriter.create(opts.db, opts.files);
   try {
-    const events = await store.table(EVENTS);
+    await store.table(EVENT_ROWS);
+    const events = new EventSink(store);
     const spans = await store.table(SPANS);
     const analysisTables = new Map<string, RowWriter<unknown>>();
     for (const a of ANALYSES) {
       for (const t of a.tables as TableDecl<unknown>[]) analysisTables.set(t.name, await store.table(t));
     }
-    let seq = 0;
     const r = await run({
       analyses: {
         list: ANALYSES,
@@ -176,10 +214,10 @@ export async function ingest(opts: IngestOptions): Promise<Ingested> {
       deviceMap: opts.deviceMap,
       onEvents: async (batch) => {
         const t = performance.now();
-        for (const e of batch) events.add(eventRow(e, seq++));
+        for (const e of batch) events.add(e);
         await store.flushSome();
         inStore += performance.now() - t;
-        opts.onProgress?.({ stage: 'reading traces', events: seq });
+        opts.onProgress?.({ stage: 'reading traces', events: events.count });
       },
       onSpan: (s) => spans.add(s),
     });
@@ -195,8 +233,9 @@ export async function ingest(opts: IngestOptions): Promise<Ingested> {
         );
       }
     }
+    await events.finish();
     const tRun = performance.now();
-    opts.onProgress?.({ stage: 'judging', events: seq });
+    opts.onProgress?.({ stage: 'judging', events: events.count });
     const findings = runChecks(r.platform, { assumeDriver: opts.assumeDriver, manifest, profile: opts.profile });
     await attachRawLines(findings.flatMap((f) => f.evidence));
     const tChecks = performance.now();
@@ -234,7 +273,7 @@ export async function ingest(opts: IngestOptions): Promise<Ingested> {
         by_key: JSON.stringify(Object.fromEntries(s.byKey)), samples: JSON.stringify(s.samples),
       })),
     );
-    opts.onProgress?.({ stage: 'writing the store', events: seq });
+    opts.onProgress?.({ stage: 'writing the store', events: events.count });
     for (const v of viewDefinitions()) await store.run(v);
     const handle = await store.commit();
     const t1 = performance.now();

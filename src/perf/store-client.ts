@@ -1,19 +1,18 @@
 /**
  * The store written by a worker thread (store-worker.ts): rows are gathered here column by column
- * and sent in batches, and DuckDB appends them on the second core while this thread goes on with
- * the replay. Only a bounded number of batches is ever in flight (flushSome), so memory stays flat.
+ * (store-columns.ts) and sent in batches whose arrays are transferred, not copied, and DuckDB
+ * appends them on the second core while this thread goes on with the replay. Only a bounded number of batches is ever in flight (flushSome), so memory stays flat.
  * The target (checks, lock, temporary file, the final rename) is this thread's, as for StoreWriter.
  */
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { InputError } from '../ingest/errors.ts';
-import { dropTarget, installTarget, openStore, takeTarget, type RowWriter, type StoreHandle, type StoreTarget, type StoreWriting } from './store.ts';
+import { transferables, type ColumnBatch } from './store-columns.ts';
+import { BatchingWriter, dropTarget, installTarget, openStore, takeTarget, type RowWriter, type StoreHandle, type StoreTarget, type StoreWriting } from './store.ts';
 import type { StoreReply, StoreRequest } from './store-worker.ts';
 import type { TableDecl } from './tables.ts';
 
-/** Rows per message: several data chunks, so that messages stay few. */
-const BATCH_ROWS = 8192;
 /** Batches sent but not yet appended before the replay waits for the worker. */
 const MAX_IN_FLIGHT = 8;
 
@@ -37,35 +36,8 @@ function startWorker(): Worker {
   return new Worker(`import(${JSON.stringify(tsx)}).then((t) => { t.register(); return import(${JSON.stringify(url)}); })`, { eval: true, execArgv });
 }
 
-class BatchWriter<Row> implements RowWriter<Row> {
-  private readonly names: (keyof Row & string)[];
-  private cols: unknown[][];
-  private n = 0;
-
-  constructor(
-    private readonly client: ThreadedStoreWriter,
-    private readonly table: string,
-    decl: TableDecl<Row>,
-  ) {
-    this.names = Object.keys(decl.columns) as (keyof Row & string)[];
-    this.cols = this.names.map(() => []);
-  }
-
-  add(row: Row): void {
-    for (let c = 0; c < this.names.length; c++) this.cols[c]!.push(row[this.names[c]!]);
-    if (++this.n === BATCH_ROWS) this.send();
-  }
-
-  send(): void {
-    if (this.n === 0) return;
-    this.client.post({ op: 'rows', table: this.table, cols: this.cols, n: this.n });
-    this.cols = this.names.map(() => []);
-    this.n = 0;
-  }
-}
-
 export class ThreadedStoreWriter implements StoreWriting {
-  private readonly writers: BatchWriter<unknown>[] = [];
+  private readonly writers: BatchingWriter<unknown>[] = [];
   private readonly waiting = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
   private nextId = 0;
   private answered = 0;
@@ -118,10 +90,10 @@ export class ThreadedStoreWriter implements StoreWriting {
   }
 
   /** Sends a request without waiting for it (errors surface at the next awaited one). */
-  post(req: StoreRequest): number {
+  private post(req: StoreRequest): number {
     const id = ++this.nextId;
     // after an abort the worker must go idle, so that ending it never lands inside DuckDB
-    if (!this.aborting || req.op === 'abort') this.worker.postMessage({ id, req });
+    if (!this.aborting || req.op === 'abort') this.worker.postMessage({ id, req }, req.op === 'rows' ? transferables(req.batch) : []);
     return id;
   }
 
@@ -133,9 +105,13 @@ export class ThreadedStoreWriter implements StoreWriting {
 
   async table<Row>(decl: TableDecl<Row>): Promise<RowWriter<Row>> {
     await this.request({ op: 'table', decl: decl as TableDecl<unknown> });
-    const w = new BatchWriter<Row>(this, decl.name, decl);
-    this.writers.push(w as BatchWriter<unknown>);
+    const w = new BatchingWriter(decl, (b) => this.write(b));
+    this.writers.push(w as BatchingWriter<unknown>);
     return w;
+  }
+
+  write(batch: ColumnBatch): void {
+    this.post({ op: 'rows', batch });
   }
 
   async rows<Row>(decl: TableDecl<Row>, rows: Row[]): Promise<void> {
@@ -144,7 +120,7 @@ export class ThreadedStoreWriter implements StoreWriting {
   }
 
   async run(sql: string): Promise<void> {
-    for (const w of this.writers) w.send();
+    for (const w of this.writers) w.flush();
     await this.request({ op: 'run', sql });
   }
 
@@ -157,7 +133,7 @@ export class ThreadedStoreWriter implements StoreWriting {
   }
 
   async commit(): Promise<StoreHandle> {
-    for (const w of this.writers) w.send();
+    for (const w of this.writers) w.flush();
     await this.request({ op: 'close' });
     await this.worker.terminate();
     await installTarget(this.target);

@@ -6,13 +6,14 @@
 import { readFileSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import { InputError } from '../ingest/errors.ts';
-import { DbWriter, type TableWriter } from './store.ts';
+import type { ColumnBatch } from './store-columns.ts';
+import { DbWriter } from './store.ts';
 import type { TableDecl } from './tables.ts';
 
 export type StoreRequest =
   | { op: 'open'; file: string; shown: string }
   | { op: 'table'; decl: TableDecl<unknown> }
-  | { op: 'rows'; table: string; cols: unknown[][]; n: number }
+  | { op: 'rows'; batch: ColumnBatch }
   | { op: 'run'; sql: string }
   | { op: 'close' }
   | { op: 'abort' };
@@ -36,7 +37,6 @@ function threadCpuSeconds(): number | undefined {
 }
 
 let db: DbWriter | undefined;
-const tables = new Map<string, TableWriter<unknown>>();
 
 async function handle(m: StoreRequest): Promise<void> {
   switch (m.op) {
@@ -44,10 +44,10 @@ async function handle(m: StoreRequest): Promise<void> {
       db = await DbWriter.open(m.file, m.shown);
       return;
     case 'table':
-      if (!tables.has(m.decl.name)) tables.set(m.decl.name, await db!.table(m.decl));
+      await db!.table(m.decl);
       return;
     case 'rows':
-      tables.get(m.table)!.addColumns(m.cols, m.n);
+      db!.write(m.batch);
       return;
     case 'run':
       await db!.conn.run(m.sql);

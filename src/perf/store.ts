@@ -10,17 +10,24 @@
  * store-client.ts) go through one StoreTarget for that.
  */
 import { closeSync, existsSync, openSync, readFileSync, readSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import type { DuckDBAppender, DuckDBConnection, DuckDBDataChunk, DuckDBInstance, DuckDBType, DuckDBVector } from '@duckdb/node-api';
+import type { DuckDBAppender, DuckDBConnection, DuckDBDataChunk, DuckDBInstance, DuckDBType } from '@duckdb/node-api';
 import { InputError } from '../ingest/errors.ts';
 import { ADAPTERS } from '../ingest/registry.ts';
 import { checkOutputPath } from '../io/atomic-write.ts';
 import { own, pidAlive, release, removeTemp, sweepStale, tempBeside } from '../io/temp-files.ts';
-import { ALL_TABLES, ddl, type Column, type ColumnType, type TableDecl } from './tables.ts';
+import { BatchBuilder, NULL_BOOLEAN, type ColumnBatch, type ColumnData } from './store-columns.ts';
+import { ALL_TABLES, CORE_VIEWS, ddl, type Column, type ColumnType, type TableDecl } from './tables.ts';
 
 type DuckDBModule = typeof import('@duckdb/node-api');
+type Bindings = typeof import('@duckdb/node-bindings');
+type DuckDBVectorHandle = ReturnType<Bindings['data_chunk_get_vector']>;
 let loaded: DuckDBModule | undefined;
+/** DuckDB's C API as node-api wraps it: a whole column goes into a vector in one copy through it. */
+let bindings: Bindings | undefined;
 /** DuckDB is loaded on first use, so that commands that need no store (`--help`) start fast. */
 async function duckdb(): Promise<DuckDBModule> {
+  // a CommonJS module: its exports are the default export
+  bindings ??= ((await import('@duckdb/node-bindings')) as unknown as { default: Bindings }).default;
   return (loaded ??= await import('@duckdb/node-api'));
 }
 /** The DuckDB type of a declared column (DuckDB is loaded: a writer exists). */
@@ -35,83 +42,113 @@ export const MEMORY = ':memory:';
 const INSTANCE_OPTIONS = { autoinstall_known_extensions: 'false', autoload_known_extensions: 'true', memory_limit: '256MB' };
 
 /**
- * Rows of one table into DuckDB through the Appender's data chunks (at most 2048 rows each), typed
- * cell by cell: no text row is ever built, so any string (tabs, newlines, NUL, `\\N`, any length)
- * arrives exactly as it was.
+ * Batches of one table (store-columns.ts) into DuckDB through the Appender's data chunks (at most
+ * 2048 rows each). A numeric column goes into its vector in one copy; a text cell is handed over
+ * as it is, so any string (tabs, newlines, NUL, `\\N`, any length) arrives exactly as it was.
  */
-export class TableWriter<Row> {
-  private readonly names: (keyof Row & string)[];
+export class TableWriter {
   private readonly types: ColumnType[];
-  private chunk!: DuckDBDataChunk;
-  private vectors!: DuckDBVector[];
-  private readonly table: string;
-  private rows = 0;
+  private readonly chunk: DuckDBDataChunk;
+  /** one column of a chunk as DuckDB lays it out (hugeint: 16 bytes a row), and its validity bits */
+  private readonly data = new ArrayBuffer(CHUNK_ROWS * 16);
+  private readonly lo32 = new Uint32Array(this.data);
+  private readonly hi32 = new Int32Array(this.data);
+  private readonly f64 = new Float64Array(this.data);
+  private readonly i64 = new BigInt64Array(this.data);
+  private readonly u8 = new Uint8Array(this.data);
+  private readonly valid = new Uint8Array(CHUNK_ROWS / 8);
 
   constructor(
     private readonly appender: DuckDBAppender,
-    decl: TableDecl<Row>,
+    decl: TableDecl<unknown>,
   ) {
-    this.table = decl.name;
-    const cols = Object.entries(decl.columns) as [keyof Row & string, Column][];
-    this.names = cols.map(([n]) => n);
-    this.types = cols.map(([, c]) => c.type);
-    this.newChunk();
+    this.types = Object.values(decl.columns as Record<string, Column>).map((c) => c.type);
+    this.chunk = loaded!.DuckDBDataChunk.create(this.types.map(duckType));
   }
 
-  private newChunk(): void {
-    this.chunk = loaded!.DuckDBDataChunk.create(this.types.map(duckType), CHUNK_ROWS);
-    this.vectors = this.types.map((_, c) => this.chunk.getColumnVector(c));
-  }
-
-  add(row: Row): void {
-    for (let c = 0; c < this.names.length; c++) this.set(c, this.rows, row[this.names[c]!]);
-    this.rows++;
-    if (this.rows === CHUNK_ROWS) this.flushChunk();
-  }
-
-  /** Adds `n` rows given column by column (cells in the declaration's column order). */
-  addColumns(cols: readonly (readonly unknown[])[], n: number): void {
-    for (let i = 0; i < n; ) {
-      const take = Math.min(n - i, CHUNK_ROWS - this.rows);
-      for (let c = 0; c < cols.length; c++) {
-        const col = cols[c]!;
-        for (let k = 0; k < take; k++) this.set(c, this.rows + k, col[i + k]);
-      }
-      this.rows += take;
-      i += take;
-      if (this.rows === CHUNK_ROWS) this.flushChunk();
+  write(b: ColumnBatch): void {
+    for (let at = 0; at < b.rows; at += CHUNK_ROWS) {
+      const n = Math.min(CHUNK_ROWS, b.rows - at);
+      this.chunk.reset();
+      for (let c = 0; c < this.types.length; c++) this.fill(bindings!.data_chunk_get_vector(this.chunk.chunk, c), this.types[c]!, b.cols[c]!, at, n);
+      this.chunk.rowCount = n;
+      this.appender.appendDataChunk(this.chunk);
     }
   }
 
-  private set(c: number, r: number, v: unknown): void {
-    const vec = this.vectors[c]!;
-    if (v === null || v === undefined) vec.setItem(r, null);
-    else if (typeof v === 'number' && this.types[c] !== 'DOUBLE') vec.setItem(r, bigintCell(v, this.table, this.names[c]!));
-    else vec.setItem(r, v as never);
-  }
-
-  private flushChunk(): void {
-    if (this.rows === 0) return;
-    for (const v of this.vectors) v.flush();
-    this.chunk.rowCount = this.rows;
-    this.appender.appendDataChunk(this.chunk);
-    this.rows = 0;
-    this.newChunk();
+  /** Rows `at` to `at + n` of a column into a vector of the chunk. */
+  private fill(vec: DuckDBVectorHandle, type: ColumnType, col: ColumnData, at: number, n: number): void {
+    const valid = this.valid;
+    valid.fill(0xff);
+    const isNull = (i: number) => (valid[i >> 3]! &= ~(1 << (i & 7)));
+    let bytes = 0;
+    switch (type) {
+      case 'BIGINT': {
+        // int64 from a safe integer: its high and low 32 bits (no BigInt per cell)
+        const v = col as Float64Array;
+        for (let i = 0; i < n; i++) {
+          const x = v[at + i]!;
+          if (Number.isNaN(x)) isNull(i);
+          const hi = Number.isNaN(x) ? 0 : Math.floor(x / 4294967296);
+          this.lo32[2 * i] = Number.isNaN(x) ? 0 : x - hi * 4294967296;
+          this.hi32[2 * i + 1] = hi;
+        }
+        bytes = n * 8;
+        break;
+      }
+      case 'BOOLEAN': {
+        const v = col as Uint8Array;
+        for (let i = 0; i < n; i++) {
+          const x = v[at + i]!;
+          if (x === NULL_BOOLEAN) isNull(i);
+          this.u8[i] = x === 1 ? 1 : 0;
+        }
+        bytes = n;
+        break;
+      }
+      case 'DOUBLE': {
+        const v = col as (number | null)[];
+        for (let i = 0; i < n; i++) {
+          const x = v[at + i];
+          if (x === null || x === undefined) isNull(i);
+          this.f64[i] = x ?? 0;
+        }
+        bytes = n * 8;
+        break;
+      }
+      case 'HUGEINT': {
+        const v = col as (bigint | number | null)[];
+        for (let i = 0; i < n; i++) {
+          const x = v[at + i];
+          if (x === null || x === undefined) isNull(i);
+          const big = BigInt(x ?? 0);
+          this.i64[2 * i] = BigInt.asIntN(64, big);
+          this.i64[2 * i + 1] = BigInt.asIntN(64, big >> 64n);
+        }
+        bytes = n * 16;
+        break;
+      }
+      case 'VARCHAR': {
+        const v = col as (string | null)[];
+        for (let i = 0; i < n; i++) {
+          const x = v[at + i];
+          if (x === null || x === undefined) isNull(i);
+          else bindings!.vector_assign_string_element(vec, i, x);
+        }
+        break;
+      }
+    }
+    if (bytes > 0) bindings!.copy_data_to_vector(vec, 0, this.data, 0, bytes);
+    bindings!.vector_ensure_validity_writable(vec);
+    bindings!.copy_data_to_vector_validity(vec, 0, valid.buffer, 0, Math.ceil(n / 64) * 8);
   }
 
   close(): void {
-    this.flushChunk();
     this.appender.closeSync();
   }
 }
 
-/** An integer cell. Values are integers by their schemas; one that is not is a bug, said plainly. */
-function bigintCell(v: number, table: string, column: string): bigint {
-  if (!Number.isSafeInteger(v)) throw new Error(`${table}.${column}: ${v} is not an integer the store can hold exactly`);
-  return BigInt(v);
-}
-
-/** Where rows of a table go: a TableWriter here, or a batch to the store's worker. */
+/** Where rows of a table go: gathered into batches for the store (see BatchBuilder). */
 export interface RowWriter<Row> {
   add(row: Row): void;
 }
@@ -120,6 +157,8 @@ export interface RowWriter<Row> {
 export interface StoreWriting {
   table<Row>(decl: TableDecl<Row>): Promise<RowWriter<Row>>;
   rows<Row>(decl: TableDecl<Row>, rows: Row[]): Promise<void>;
+  /** Writes a batch of a table opened with table() (its arrays are the store's now). */
+  write(batch: ColumnBatch): void;
   run(sql: string): Promise<void>;
   /** Waits while the writer is far behind, so that rows in flight stay bounded. */
   flushSome(): Promise<void>;
@@ -131,9 +170,30 @@ export interface StoreWriting {
   readonly swept: string[];
 }
 
+/** Rows of a table into batches, each written to the store when full and at the end (flush). */
+export class BatchingWriter<Row> implements RowWriter<Row> {
+  private readonly builder: BatchBuilder<Row>;
+
+  constructor(
+    decl: TableDecl<Row>,
+    private readonly sink: (b: ColumnBatch) => void,
+  ) {
+    this.builder = new BatchBuilder(decl);
+  }
+
+  add(row: Row): void {
+    if (this.builder.add(row)) this.flush();
+  }
+
+  flush(): void {
+    const b = this.builder.take();
+    if (b !== undefined) this.sink(b);
+  }
+}
+
 /** A DuckDB database being written: the core tables, and a bulk writer per table. */
 export class DbWriter {
-  private readonly writers: TableWriter<unknown>[] = [];
+  private readonly writers = new Map<string, TableWriter>();
 
   private constructor(
     private readonly instance: DuckDBInstance,
@@ -150,21 +210,26 @@ export class DbWriter {
     }
     const conn = await instance.connect();
     for (const t of ALL_TABLES) await conn.run(ddl(t as TableDecl<unknown>));
+    for (const v of CORE_VIEWS) await conn.run(v.sql);
     return new DbWriter(instance, conn);
   }
 
-  /** A bulk writer for a table; tables not among the core ones are created first. */
-  async table<Row>(decl: TableDecl<Row>): Promise<TableWriter<Row>> {
-    if (!ALL_TABLES.some((t) => t.name === decl.name)) await this.conn.run(ddl(decl as TableDecl<unknown>));
-    const w = new TableWriter<Row>(await this.conn.createAppender(decl.name), decl);
-    this.writers.push(w as TableWriter<unknown>);
-    return w;
+  /** Opens a table for write(); tables not among the core ones are created first. */
+  async table(decl: TableDecl<unknown>): Promise<void> {
+    if (this.writers.has(decl.name)) return;
+    if (!ALL_TABLES.some((t) => t.name === decl.name)) await this.conn.run(ddl(decl));
+    this.writers.set(decl.name, new TableWriter(await this.conn.createAppender(decl.name), decl));
   }
 
-  /** Writes out every row added. */
+  /** Rows of a table opened with table(). */
+  write(b: ColumnBatch): void {
+    this.writers.get(b.table)!.write(b);
+  }
+
+  /** Writes out every row written. */
   closeWriters(): void {
-    for (const w of this.writers) w.close();
-    this.writers.length = 0;
+    for (const w of this.writers.values()) w.close();
+    this.writers.clear();
   }
 
   /** Writes everything to the file and closes it. */
@@ -227,6 +292,8 @@ export function dropTarget(t: StoreTarget): void {
 
 /** The store written in this thread: in memory (kept open for reading), or the reference path. */
 export class StoreWriter implements StoreWriting {
+  private readonly writers: BatchingWriter<unknown>[] = [];
+
   private constructor(
     private readonly target: StoreTarget,
     private readonly db: DbWriter,
@@ -247,8 +314,11 @@ export class StoreWriter implements StoreWriting {
     return this.target.swept;
   }
 
-  table<Row>(decl: TableDecl<Row>): Promise<TableWriter<Row>> {
-    return this.db.table(decl);
+  async table<Row>(decl: TableDecl<Row>): Promise<RowWriter<Row>> {
+    await this.db.table(decl as TableDecl<unknown>);
+    const w = new BatchingWriter(decl, (b) => this.write(b));
+    this.writers.push(w as BatchingWriter<unknown>);
+    return w;
   }
 
   async rows<Row>(decl: TableDecl<Row>, rows: Row[]): Promise<void> {
@@ -256,14 +326,24 @@ export class StoreWriter implements StoreWriting {
     for (const r of rows) w.add(r);
   }
 
+  write(batch: ColumnBatch): void {
+    this.db.write(batch);
+  }
+
   async run(sql: string): Promise<void> {
+    this.flushWriters();
     await this.db.conn.run(sql);
+  }
+
+  private flushWriters(): void {
+    for (const w of this.writers) w.flush();
   }
 
   async flushSome(): Promise<void> {}
 
   /** Makes the new database the one at `path`. An in-memory database stays open for reading. */
   async commit(): Promise<StoreHandle> {
+    this.flushWriters();
     if (this.target.path === MEMORY) {
       this.db.closeWriters();
       return { conn: this.db.conn, close: () => this.abort() };
