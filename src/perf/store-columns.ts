@@ -47,6 +47,10 @@ export class BatchBuilder<Row> {
   private readonly types: ColumnType[];
   cols: ColumnData[] = [];
   rows = 0;
+  /** rows the typed arrays hold: they grow to BATCH_ROWS, so that a table of a few rows costs a few rows */
+  private capacity = 0;
+  /** the capacity the next batch starts with: the last one's */
+  private start = 256;
 
   constructor(decl: TableDecl<Row>) {
     this.table = decl.name;
@@ -57,9 +61,20 @@ export class BatchBuilder<Row> {
 
   /** The index of the next row, its arrays ready: a hot path fills `cols` there, then calls added(). */
   next(): number {
-    // a batch's arrays are made at its first row: a table without rows costs nothing
-    if (this.rows === 0) this.cols = this.types.map((t) => (t === 'BIGINT' ? new Float64Array(BATCH_ROWS) : t === 'BOOLEAN' ? new Uint8Array(BATCH_ROWS) : []));
+    if (this.rows === this.capacity) this.grow();
     return this.rows;
+  }
+
+  private grow(): void {
+    const cap = this.capacity === 0 ? this.start : Math.min(BATCH_ROWS, this.capacity * 4);
+    this.cols = this.types.map((t, c) => {
+      const old = this.cols[c];
+      if (t !== 'BIGINT' && t !== 'BOOLEAN') return old ?? [];
+      const a = t === 'BIGINT' ? new Float64Array(cap) : new Uint8Array(cap);
+      if (old !== undefined) a.set(old as Float64Array & Uint8Array);
+      return a;
+    });
+    this.capacity = cap;
   }
 
   /** Adds a row; true when the batch is full (take it). */
@@ -90,9 +105,12 @@ export class BatchBuilder<Row> {
   /** The rows gathered so far, as a batch (its arrays are the batch's now), or undefined if none. */
   take(): ColumnBatch | undefined {
     if (this.rows === 0) return undefined;
-    const b: ColumnBatch = { table: this.table, rows: this.rows, cols: this.cols };
+    // the arrays go with the batch, cut to its rows: a transfer moves no more than it holds
+    const b: ColumnBatch = { table: this.table, rows: this.rows, cols: this.cols.map((c) => (Array.isArray(c) || c.length === this.rows ? c : c.slice(0, this.rows))) };
     this.cols = [];
     this.rows = 0;
+    this.start = this.capacity;
+    this.capacity = 0;
     return b;
   }
 }
