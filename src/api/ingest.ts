@@ -122,7 +122,9 @@ class EventSink {
     c[5][r] = this.id(e.kind);
     c[6][r] = e.src === undefined ? NaN : this.id(e.src.file);
     c[7][r] = e.src === undefined ? NaN : e.src.line;
-    c[8][r] = fieldsJson(e);
+    const fields = fieldsJson(e);
+    c[8][r] = fields;
+    this.batch.textLength += fields.length;
     if (this.batch.added()) this.store.write(this.batch.take()!);
   }
 

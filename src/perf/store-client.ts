@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { InputError } from '../ingest/errors.ts';
-import { transferables, type ColumnBatch } from './store-columns.ts';
+import { recycle, typedArrays, type ColumnBatch } from './store-columns.ts';
 import { BatchingWriter, dropTarget, installTarget, openStore, takeTarget, type RowWriter, type StoreHandle, type StoreTarget, type StoreWriting } from './store.ts';
 import type { StoreReply, StoreRequest } from './store-worker.ts';
 import type { TableDecl } from './tables.ts';
@@ -52,6 +52,7 @@ export class ThreadedStoreWriter implements StoreWriting {
   ) {
     worker.on('message', (r: StoreReply) => {
       this.answered = r.id;
+      if (r.arrays !== undefined) recycle(r.arrays);
       if (r.cpu !== undefined) this.workerCpuSeconds = r.cpu;
       const e = r.error === undefined ? undefined : r.error.input ? new InputError(r.error.message, r.error.file, r.error.line) : new Error(r.error.message);
       if (e !== undefined) this.failure ??= e;
@@ -93,7 +94,7 @@ export class ThreadedStoreWriter implements StoreWriting {
   private post(req: StoreRequest): number {
     const id = ++this.nextId;
     // after an abort the worker must go idle, so that ending it never lands inside DuckDB
-    if (!this.aborting || req.op === 'abort') this.worker.postMessage({ id, req }, req.op === 'rows' ? transferables(req.batch) : []);
+    if (!this.aborting || req.op === 'abort') this.worker.postMessage({ id, req }, req.op === 'rows' ? typedArrays(req.batch).map((a) => a.buffer as ArrayBuffer) : []);
     return id;
   }
 

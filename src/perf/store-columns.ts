@@ -1,18 +1,29 @@
 /**
  * Rows on their way to the store, column by column: numbers and booleans in typed arrays (handed to
- * the store's worker without a copy: their buffers are transferred), text in arrays of strings. No
- * object per row is kept, and DuckDB takes each numeric column of a data chunk in one copy
- * (TableWriter in store.ts). Both store writers, the worker's and this thread's, take these batches.
+ * the store's worker without a copy: their buffers are transferred), the cells of a text column
+ * joined into one string (posted as one copy, not thousands of small ones). No object per row is
+ * kept, and DuckDB takes each numeric column of a data chunk in one copy (TableWriter in store.ts).
+ * Both store writers, the worker's and this thread's, take these batches.
  */
 import type { Column, ColumnType, TableDecl } from './tables.ts';
+
+/**
+ * The cells of a text column one after the other in `text`; `ends[i]` is where cell i ends (in
+ * UTF-16 code units), NaN for NULL; a cell starts where the last non-NULL one before it ended.
+ */
+export interface TextColumn {
+  text: string;
+  ends: Float64Array;
+}
 
 /**
  * One column of a batch, by declared type:
  * - BIGINT: Float64Array, NaN for NULL (every value is a safe integer, checked when added);
  * - BOOLEAN: Uint8Array, 0 or 1, NULL_BOOLEAN for NULL;
- * - VARCHAR, DOUBLE, HUGEINT: the values as they are (DOUBLE and HUGEINT are rare: a few rows a run).
+ * - VARCHAR: a TextColumn (while a batch is gathered: its cells, in an array);
+ * - DOUBLE, HUGEINT: the values as they are (rare: a few rows a run).
  */
-export type ColumnData = Float64Array | Uint8Array | unknown[];
+export type ColumnData = Float64Array | Uint8Array | TextColumn | unknown[];
 
 export const NULL_BOOLEAN = 2;
 
@@ -25,10 +36,46 @@ export interface ColumnBatch {
 
 /** Rows per batch: several data chunks (2048 rows each), so that messages to the worker stay few. */
 export const BATCH_ROWS = 8192;
+/** A batch ends early past this much text (UTF-16 code units): a string holds at most 2^29. */
+const BATCH_TEXT = 1 << 25;
 
-/** The buffers a batch hands over when posted to the worker. */
-export function transferables(b: ColumnBatch): ArrayBuffer[] {
-  return b.cols.filter((c): c is Float64Array | Uint8Array => !Array.isArray(c)).map((c) => c.buffer as ArrayBuffer);
+/** The typed arrays of a batch: what a post to the worker transfers, and what comes back for reuse. */
+export function typedArrays(b: ColumnBatch): (Float64Array | Uint8Array)[] {
+  return b.cols.filter((c) => !Array.isArray(c)).map((c) => (c as TextColumn).ends ?? (c as Float64Array | Uint8Array));
+}
+
+/**
+ * Full-size arrays of written batches, for the next batches: the worker hands them back instead of
+ * dropping them, since it frees what it drops only at its rare garbage collections (tens of MB).
+ */
+const spare = { f64: [] as Float64Array[], u8: [] as Uint8Array[] };
+const SPARE_MAX = 64;
+
+export function recycle(arrays: readonly (Float64Array | Uint8Array)[]): void {
+  for (const a of arrays) {
+    if (a.length !== BATCH_ROWS) continue;
+    const list: (Float64Array | Uint8Array)[] = a instanceof Float64Array ? spare.f64 : spare.u8;
+    if (list.length < SPARE_MAX) list.push(a);
+  }
+}
+
+function f64(n: number): Float64Array {
+  return (n === BATCH_ROWS ? spare.f64.pop() : undefined) ?? new Float64Array(n);
+}
+
+function u8(n: number): Uint8Array {
+  return (n === BATCH_ROWS ? spare.u8.pop() : undefined) ?? new Uint8Array(n);
+}
+
+/** The cells of a text column as one string and where each ends. */
+function joinText(cells: (string | null)[]): TextColumn {
+  const ends = f64(cells.length);
+  let end = 0;
+  for (let i = 0; i < cells.length; i++) {
+    const s = cells[i];
+    ends[i] = s === null || s === undefined ? NaN : (end += s.length);
+  }
+  return { text: cells.join(''), ends };
 }
 
 /** An integer cell. Values are integers by their schemas; one that is not is a bug, said plainly. */
@@ -51,6 +98,8 @@ export class BatchBuilder<Row> {
   private capacity = 0;
   /** the capacity the next batch starts with: the last one's */
   private start = 256;
+  /** text in this batch so far (UTF-16 code units) */
+  textLength = 0;
 
   constructor(decl: TableDecl<Row>) {
     this.table = decl.name;
@@ -70,7 +119,7 @@ export class BatchBuilder<Row> {
     this.cols = this.types.map((t, c) => {
       const old = this.cols[c];
       if (t !== 'BIGINT' && t !== 'BOOLEAN') return old ?? [];
-      const a = t === 'BIGINT' ? new Float64Array(cap) : new Uint8Array(cap);
+      const a = t === 'BIGINT' ? f64(cap) : u8(cap);
       if (old !== undefined) a.set(old as Float64Array & Uint8Array);
       return a;
     });
@@ -90,6 +139,10 @@ export class BatchBuilder<Row> {
         case 'BOOLEAN':
           (col as Uint8Array)[r] = v === null || v === undefined ? NULL_BOOLEAN : v ? 1 : 0;
           break;
+        case 'VARCHAR':
+          if (typeof v === 'string') this.textLength += v.length;
+          (col as unknown[])[r] = v ?? null;
+          break;
         default:
           (col as unknown[])[r] = v ?? null;
       }
@@ -97,18 +150,23 @@ export class BatchBuilder<Row> {
     return this.added();
   }
 
-  /** Counts the row filled at next(); true when the batch is full. */
+  /** Counts the row filled at next() (a hot path adds its text's length to textLength); true when the batch is full. */
   added(): boolean {
-    return ++this.rows === BATCH_ROWS;
+    return ++this.rows === BATCH_ROWS || this.textLength > BATCH_TEXT;
   }
 
   /** The rows gathered so far, as a batch (its arrays are the batch's now), or undefined if none. */
   take(): ColumnBatch | undefined {
     if (this.rows === 0) return undefined;
     // the arrays go with the batch, cut to its rows: a transfer moves no more than it holds
-    const b: ColumnBatch = { table: this.table, rows: this.rows, cols: this.cols.map((c) => (Array.isArray(c) || c.length === this.rows ? c : c.slice(0, this.rows))) };
+    const cols = this.cols.map((c, i) => {
+      if (this.types[i] === 'VARCHAR') return joinText(c as (string | null)[]);
+      return Array.isArray(c) || (c as Float64Array).length === this.rows ? c : (c as Float64Array).slice(0, this.rows);
+    });
+    const b: ColumnBatch = { table: this.table, rows: this.rows, cols };
     this.cols = [];
     this.rows = 0;
+    this.textLength = 0;
     this.start = this.capacity;
     this.capacity = 0;
     return b;

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import { InputError } from '../ingest/errors.ts';
-import type { ColumnBatch } from './store-columns.ts';
+import { typedArrays, type ColumnBatch } from './store-columns.ts';
 import { DbWriter } from './store.ts';
 import type { TableDecl } from './tables.ts';
 
@@ -20,6 +20,8 @@ export type StoreRequest =
 
 export interface StoreReply {
   id: number;
+  /** a written batch's typed arrays, handed back for reuse (store-columns.ts) */
+  arrays?: (Float64Array | Uint8Array)[];
   /** this thread's CPU seconds so far (Linux; else absent) */
   cpu?: number;
   error?: { message: string; input: boolean; file?: string; line?: number };
@@ -71,6 +73,7 @@ parentPort!.on('message', ({ id, req }: { id: number; req: StoreRequest }) => {
       reply.error = e instanceof InputError ? { message: e.message, input: true, file: e.file, line: e.line } : { message: (e as Error).message, input: false };
     }
     if (req.op === 'close') reply.cpu = threadCpuSeconds();
-    parentPort!.postMessage(reply);
+    if (req.op === 'rows') reply.arrays = typedArrays(req.batch);
+    parentPort!.postMessage(reply, reply.arrays?.map((a) => a.buffer as ArrayBuffer) ?? []);
   });
 });

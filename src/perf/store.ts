@@ -15,7 +15,7 @@ import { InputError } from '../ingest/errors.ts';
 import { ADAPTERS } from '../ingest/registry.ts';
 import { checkOutputPath } from '../io/atomic-write.ts';
 import { own, pidAlive, release, removeTemp, sweepStale, tempBeside } from '../io/temp-files.ts';
-import { BatchBuilder, NULL_BOOLEAN, type ColumnBatch, type ColumnData } from './store-columns.ts';
+import { BatchBuilder, NULL_BOOLEAN, recycle, typedArrays, type ColumnBatch, type ColumnData, type TextColumn } from './store-columns.ts';
 import { ALL_TABLES, CORE_VIEWS, ddl, type Column, type ColumnType, type TableDecl } from './tables.ts';
 
 type DuckDBModule = typeof import('@duckdb/node-api');
@@ -57,32 +57,36 @@ export class TableWriter {
   private readonly i64 = new BigInt64Array(this.data);
   private readonly u8 = new Uint8Array(this.data);
   private readonly valid = new Uint8Array(CHUNK_ROWS / 8);
+  private readonly textAt: number[];
 
   constructor(
     private readonly appender: DuckDBAppender,
     decl: TableDecl<unknown>,
   ) {
     this.types = Object.values(decl.columns as Record<string, Column>).map((c) => c.type);
+    this.textAt = this.types.map(() => 0);
     this.chunk = loaded!.DuckDBDataChunk.create(this.types.map(duckType));
   }
 
   write(b: ColumnBatch): void {
+    // where the next cell of each text column starts
+    this.textAt.fill(0);
     for (let at = 0; at < b.rows; at += CHUNK_ROWS) {
       const n = Math.min(CHUNK_ROWS, b.rows - at);
       this.chunk.reset();
-      for (let c = 0; c < this.types.length; c++) this.fill(bindings!.data_chunk_get_vector(this.chunk.chunk, c), this.types[c]!, b.cols[c]!, at, n);
+      for (let c = 0; c < this.types.length; c++) this.fill(bindings!.data_chunk_get_vector(this.chunk.chunk, c), c, b.cols[c]!, at, n);
       this.chunk.rowCount = n;
       this.appender.appendDataChunk(this.chunk);
     }
   }
 
-  /** Rows `at` to `at + n` of a column into a vector of the chunk. */
-  private fill(vec: DuckDBVectorHandle, type: ColumnType, col: ColumnData, at: number, n: number): void {
+  /** Rows `at` to `at + n` of column `c` into its vector of the chunk. */
+  private fill(vec: DuckDBVectorHandle, c: number, col: ColumnData, at: number, n: number): void {
     const valid = this.valid;
     valid.fill(0xff);
     const isNull = (i: number) => (valid[i >> 3]! &= ~(1 << (i & 7)));
     let bytes = 0;
-    switch (type) {
+    switch (this.types[c]) {
       case 'BIGINT': {
         // int64 from a safe integer: its high and low 32 bits (no BigInt per cell)
         const v = col as Float64Array;
@@ -129,12 +133,14 @@ export class TableWriter {
         break;
       }
       case 'VARCHAR': {
-        const v = col as (string | null)[];
+        const { text, ends } = col as TextColumn;
+        let start = this.textAt[c]!;
         for (let i = 0; i < n; i++) {
-          const x = v[at + i];
-          if (x === null || x === undefined) isNull(i);
-          else bindings!.vector_assign_string_element(vec, i, x);
+          const end = ends[at + i]!;
+          if (Number.isNaN(end)) isNull(i);
+          else bindings!.vector_assign_string_element(vec, i, text.slice(start, (start = end)));
         }
+        this.textAt[c] = start;
         break;
       }
     }
@@ -328,6 +334,7 @@ export class StoreWriter implements StoreWriting {
 
   write(batch: ColumnBatch): void {
     this.db.write(batch);
+    recycle(typedArrays(batch));
   }
 
   async run(sql: string): Promise<void> {
