@@ -98,6 +98,8 @@ type EventColumnArrays = [Float64Array, Float64Array, Float64Array, Float64Array
 class EventSink {
   private readonly batch = new BatchBuilder(EVENT_ROWS);
   private readonly ids = new Map<string, number>();
+  /** the VM and file of the last event, which the next one nearly always shares */
+  private last = { vm: '', vmId: -1, file: '', fileId: -1 };
   /** events added so far: the next one's seq */
   count = 0;
 
@@ -116,11 +118,15 @@ class EventSink {
     const c = this.batch.cols as EventColumnArrays;
     c[0][r] = this.count++;
     c[1][r] = e.ts;
-    c[2][r] = this.id(e.vm ?? '');
+    const last = this.last;
+    const vm = e.vm ?? '';
+    if (vm !== last.vm || last.vmId < 0) last.vmId = this.id((last.vm = vm));
+    c[2][r] = last.vmId;
     c[3][r] = e.dev === undefined ? NaN : this.id(e.dev);
     c[4][r] = e.inferred?.includes('dev') ? 1 : 0;
     c[5][r] = this.id(e.kind);
-    c[6][r] = e.src === undefined ? NaN : this.id(e.src.file);
+    if (e.src !== undefined && (e.src.file !== last.file || last.fileId < 0)) last.fileId = this.id((last.file = e.src.file));
+    c[6][r] = e.src === undefined ? NaN : last.fileId;
     c[7][r] = e.src === undefined ? NaN : e.src.line;
     const fields = fieldsJson(e);
     c[8][r] = fields;

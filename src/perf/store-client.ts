@@ -69,14 +69,11 @@ export class ThreadedStoreWriter implements StoreWriting {
     live.add(this);
   }
 
+  /** Starts the worker and has it open the database, without waiting: the replay starts while DuckDB
+   *  loads (a failure to open surfaces at the next request waited for, as any error of the worker). */
   static async create(path: string, inputs: readonly string[] = []): Promise<ThreadedStoreWriter> {
     const w = new ThreadedStoreWriter(await takeTarget(path, inputs), startWorker());
-    try {
-      await w.request({ op: 'open', file: w.target.tmp, shown: path });
-    } catch (e) {
-      w.abort();
-      throw e;
-    }
+    w.post({ op: 'open', file: w.target.tmp, shown: path });
     return w;
   }
 
@@ -105,7 +102,8 @@ export class ThreadedStoreWriter implements StoreWriting {
   }
 
   async table<Row>(decl: TableDecl<Row>): Promise<RowWriter<Row>> {
-    await this.request({ op: 'table', decl: decl as TableDecl<unknown> });
+    if (this.failure) throw this.failure;
+    this.post({ op: 'table', decl: decl as TableDecl<unknown> });
     const w = new BatchingWriter(decl, (b) => this.write(b));
     this.writers.push(w as BatchingWriter<unknown>);
     return w;
