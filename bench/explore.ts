@@ -12,6 +12,7 @@ import { eventWindow } from '../src/api/explore.ts';
 import { ingest } from '../src/api/ingest.ts';
 import { loadReport } from '../src/api/report.ts';
 import { openStore } from '../src/perf/store.ts';
+import { EVENTS_VIEW } from '../src/perf/tables.ts';
 import { App } from '../src/tui/app.tsx';
 
 const root = join(import.meta.dirname, '..');
@@ -28,13 +29,14 @@ async function build(): Promise<void> {
   const inst = await DuckDBInstance.create(big);
   const c = await inst.connect();
   await c.run(`ATTACH '${small}' AS r (READ_ONLY)`);
-  for (const t of ['meta', 'traces', 'devices', 'spans', 'findings', 'input_stats']) await c.run(`CREATE TABLE ${t} AS SELECT * FROM r.${t}`);
-  const n = Number((await c.runAndReadAll('SELECT count(*) FROM r.events')).getRows()[0]![0]);
+  for (const t of ['meta', 'traces', 'devices', 'spans', 'findings', 'input_stats', 'event_texts']) await c.run(`CREATE TABLE ${t} AS SELECT * FROM r.${t}`);
+  const n = Number((await c.runAndReadAll('SELECT count(*) FROM r.event_rows')).getRows()[0]![0]);
   const copies = Math.ceil(want / n);
   const t0 = Date.now();
-  await c.run(`CREATE TABLE events AS
-    SELECT seq + k * ${n} AS seq, ts + k * 5000000000 AS ts, vm, dev, dev_inferred, kind, file, line, fields
-    FROM r.events, range(${copies}) t(k) ORDER BY k, seq LIMIT ${want}`);
+  await c.run(`CREATE TABLE event_rows AS
+    SELECT seq + k * ${n} AS seq, ts + k * 5000000000 AS ts, vm_id, dev_id, dev_inferred, kind_id, file_id, line, fields
+    FROM r.event_rows, range(${copies}) t(k) ORDER BY k, seq LIMIT ${want}`);
+  await c.run(EVENTS_VIEW);
   await c.run('DETACH r');
   c.closeSync();
   inst.closeSync();
