@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { CATALOGUE } from '../src/checks/catalogue.ts';
+import { SCHEMA_VERSION } from '../src/perf/tables.ts';
 import { MICROVM_LEGACY, MICROVM_MODERN, lineOf, lines, tempDir, vdevOf, writeTrace } from './helpers.ts';
 
 const BIN = join(import.meta.dirname, '..', 'bin', 'avpscope.js');
@@ -164,7 +165,7 @@ describe('check output', () => {
     inst.closeSync();
     const r = avpscope(dir, 'check', db);
     expect(r.code).toBe(2);
-    expect(r.err).toBe(`avpscope: ${db}: the store was written by another avpscope version (schema 1, this one reads 2): ingest the traces again\n`);
+    expect(r.err).toBe(`avpscope: ${db}: the store was written by another avpscope version (schema 1, this one reads ${SCHEMA_VERSION}): ingest the traces again\n`);
   });
 
   it('avpscope rules: the catalogue with target, level, source, devices and events needed', () => {

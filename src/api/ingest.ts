@@ -72,20 +72,28 @@ export interface IngestTimings {
   storeWorkerCpu?: number;
 }
 
-/** The kind-specific fields of each kind, in schema order: the `fields` JSON of the events table. */
+/**
+ * The kind-specific fields of each kind, in schema order: the `fields` JSON of the events table;
+ * each with its text before the value when it comes first (`{"key":`) and after another (`,"key":`).
+ */
 const FIELD_KEYS = new Map(
-  Event.options.map((o) => [o.shape.kind.value, Object.keys(o.shape).filter((k) => !COMMON_FIELDS.has(k)).map((k) => [k, JSON.stringify(k) + ':'] as const)]),
+  Event.options.map((o) => [
+    o.shape.kind.value,
+    Object.keys(o.shape)
+      .filter((k) => !COMMON_FIELDS.has(k))
+      .map((k) => ({ key: k, first: `{${JSON.stringify(k)}:`, next: `,${JSON.stringify(k)}:` })),
+  ]),
 );
 
 /** The same event gives the same text whatever source it came from (key order is the schema's). */
 function fieldsJson(e: Event): string {
   let out = '';
-  for (const [k, prefix] of FIELD_KEYS.get(e.kind)!) {
-    const v = (e as Record<string, unknown>)[k];
+  for (const f of FIELD_KEYS.get(e.kind)!) {
+    const v = (e as Record<string, unknown>)[f.key];
     if (v === undefined) continue;
-    out += (out.length === 0 ? '{' : ',') + prefix + (typeof v === 'number' ? String(v) : JSON.stringify(v));
+    out += (out === '' ? f.first : f.next) + (typeof v === 'number' ? String(v) : JSON.stringify(v));
   }
-  return out.length === 0 ? '{}' : out + '}';
+  return out === '' ? '{}' : out + '}';
 }
 
 /** event_rows' columns in a batch (see EVENT_ROWS). */
