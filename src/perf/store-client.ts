@@ -13,8 +13,9 @@ import { BatchingWriter, dropTarget, installTarget, openStore, takeTarget, type 
 import type { StoreReply, StoreRequest } from './store-worker.ts';
 import type { TableDecl } from './tables.ts';
 
-/** Batches sent but not yet appended before the replay waits for the worker. */
-const MAX_IN_FLIGHT = 8;
+/** Batches sent but not yet appended before the replay waits for the worker: 16 (~10 MB) carry the
+ *  replay through the ~0.3 s the worker takes to load DuckDB at the start (8 left it waiting). */
+const MAX_IN_FLIGHT = 16;
 
 /** Store writers whose worker still runs: a signal stops them before the process exits. A worker
  *  torn down while inside DuckDB (by process.exit or terminate) aborts the whole process instead of
