@@ -250,6 +250,8 @@ export async function ingest(opts: IngestOptions): Promise<Ingested> {
       }
     }
     await events.finish();
+    // the replay is over: the events and spans are complete, and go to disk while the checks run
+    await store.complete([EVENT_ROWS, EVENT_TEXTS, SPANS] as TableDecl<unknown>[]);
     const tRun = performance.now();
     opts.onProgress?.({ stage: 'judging', events: events.count });
     const findings = runChecks(r.platform, { assumeDriver: opts.assumeDriver, manifest, profile: opts.profile });

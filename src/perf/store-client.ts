@@ -122,6 +122,14 @@ export class ThreadedStoreWriter implements StoreWriting {
     this.post({ op: 'rows', batch });
   }
 
+  /** Posted, not waited for (an error surfaces at the next request waited for). */
+  async complete(tables: readonly TableDecl<unknown>[]): Promise<void> {
+    if (this.failure) throw this.failure;
+    const names = tables.map((t) => t.name);
+    for (const w of this.writers.filter((x) => names.includes(x.table))) w.flush();
+    this.post({ op: 'complete', tables: names });
+  }
+
   async rows<Row>(decl: TableDecl<Row>, rows: Row[]): Promise<void> {
     const w = await this.table(decl);
     for (const r of rows) w.add(r);

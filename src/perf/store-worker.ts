@@ -15,6 +15,7 @@ export type StoreRequest =
   | { op: 'table'; decl: TableDecl<unknown> }
   | { op: 'rows'; batch: ColumnBatch }
   | { op: 'run'; sql: string }
+  | { op: 'complete'; tables: string[] }
   | { op: 'close' }
   | { op: 'abort' };
 
@@ -53,6 +54,9 @@ async function handle(m: StoreRequest): Promise<void> {
       return;
     case 'run':
       await db!.conn.run(m.sql);
+      return;
+    case 'complete':
+      await db!.complete(m.tables, true);
       return;
     case 'close':
       await db!.close();

@@ -169,6 +169,9 @@ export interface StoreWriting {
   rows<Row>(decl: TableDecl<Row>, rows: Row[]): Promise<void>;
   /** Writes a batch of a table opened with table() (its arrays are the store's now). */
   write(batch: ColumnBatch): void;
+  /** No more rows for these tables: DuckDB writes them out now (a worker does it while this thread
+   *  goes on: the bulk of the store is on disk before the checks end, not after). */
+  complete(tables: readonly TableDecl<unknown>[]): Promise<void>;
   run(sql: string): Promise<void>;
   /** Waits while the writer is far behind, so that rows in flight stay bounded. */
   flushSome(): Promise<void>;
@@ -183,12 +186,14 @@ export interface StoreWriting {
 /** Rows of a table into batches, each written to the store when full and at the end (flush). */
 export class BatchingWriter<Row> implements RowWriter<Row> {
   private readonly builder: BatchBuilder<Row>;
+  readonly table: string;
 
   constructor(
     decl: TableDecl<Row>,
     private readonly sink: (b: ColumnBatch) => void,
   ) {
     this.builder = new BatchBuilder(decl);
+    this.table = decl.name;
   }
 
   add(row: Row): void {
@@ -234,6 +239,16 @@ export class DbWriter {
   /** Rows of a table opened with table(). */
   write(b: ColumnBatch): void {
     this.writers.get(b.table)!.write(b);
+  }
+
+  /** No more rows for these tables: their appenders write out what they hold, and (`checkpoint`)
+   *  DuckDB writes it to the file now rather than at close. */
+  async complete(tables: readonly string[], checkpoint: boolean): Promise<void> {
+    for (const t of tables) {
+      this.writers.get(t)?.close();
+      this.writers.delete(t);
+    }
+    if (checkpoint) await this.conn.run('CHECKPOINT');
   }
 
   /** Writes out every row written. */
@@ -339,6 +354,12 @@ export class StoreWriter implements StoreWriting {
   write(batch: ColumnBatch): void {
     this.db.write(batch);
     recycle(typedArrays(batch));
+  }
+
+  async complete(tables: readonly TableDecl<unknown>[]): Promise<void> {
+    const names = tables.map((t) => t.name);
+    for (const w of this.writers.filter((x) => names.includes(x.table))) w.flush();
+    await this.db.complete(names, this.target.path !== MEMORY);
   }
 
   async run(sql: string): Promise<void> {
