@@ -190,9 +190,18 @@ export class Device {
    * attributed to it; only without either, the queues' shapes (a guess, marked as such).
    */
   type(): DeviceType | undefined {
-    const c = this.claims.find((x) => !x.attributed) ?? this.claims[0] ?? this.typeFromShapes();
-    return c && { ...c, name: deviceTypeName(c.id) };
+    if (this.claims.length === 0) {
+      const c = this.typeFromShapes();
+      return c && { ...c, name: deviceTypeName(c.id) };
+    }
+    // claims only accumulate: the answer changes only when one is added (the replay asks at every chain)
+    if (this.claimedType?.claims !== this.claims.length) {
+      const c = this.claims.find((x) => !x.attributed) ?? this.claims[0]!;
+      this.claimedType = { claims: this.claims.length, type: { ...c, name: deviceTypeName(c.id) } };
+    }
+    return this.claimedType.type;
   }
+  private claimedType?: { claims: number; type: DeviceType };
 
   /** Known only from the layout of its chains: no type-specific verdict may rest on it. */
   typeFromShapesOnly(): boolean {
