@@ -81,8 +81,8 @@ export class Device {
   /** lastFill: the last used element on the requestq, whose bytes QEMU logs right after it (virtio_rng_pushed) */
   readonly rng = { requests: 0, bytesRequested: 0, pushes: 0, bytesPushed: 0, lastFill: undefined as { len: number; ref: Ref } | undefined };
   readonly console = {
-    toDriver: [] as { event: number; value?: number; ref: Ref }[],
-    toDevice: [] as { event: number; value?: number; ref: Ref }[],
+    /** DEVICE_ADD messages the device sent, and the first few (a count, not a list: memory stays flat) */
+    deviceAdds: { n: 0, first: [] as Ref[] },
     bytesToHost: 0,
     bytesToGuest: 0,
     /** ports the device announced with DEVICE_ADD since the last reset */
