@@ -50,7 +50,8 @@ const processCpu = () => {
 
 const scan = await bareScan();
 const adapterSeconds = await adapterPass();
-const db = join(import.meta.dirname, 'out', 'bench.duckdb');
+// one store per process: two benches may share bench/out
+const db = join(import.meta.dirname, 'out', `bench-${process.pid}.duckdb`);
 rmSync(db, { force: true });
 const [main0, all0] = [threadCpu(), processCpu()];
 const r = await ingest({ files: [file], db });
