@@ -1,6 +1,7 @@
 /**
- * Files to text lines, streamed: plain or gzip (recognised by its magic bytes, not its name),
- * in batches so that the per-line cost stays a string split. Memory is bounded by one chunk.
+ * Files to lines, streamed: plain or gzip (recognised by its magic bytes, not its name), in
+ * batches, as text (one string split per batch) or as bytes with where each line ends (for readers
+ * that tokenize without a string per line). Memory is bounded by one chunk.
  *
  * Streams (`-` for standard input, a FIFO, `<(zcat x.gz)`) are read once, from their first bytes
  * on, never seeked: what is read is copied to a scratch file as it goes, so that a second reader
@@ -155,16 +156,43 @@ export async function readHead(file: string, bytes = 4096): Promise<Buffer> {
 /** Bytes read from disk by readLines, all files together since the process started: a progress display's measure. */
 export const bytesRead = { n: 0 };
 
+/**
+ * Lines of a file as bytes: each batch is whole lines (a chunk up to its last newline) and where each
+ * one ends, so that a reader can tokenize them without a string per line. `ends` is reused: a batch
+ * is valid until the next one is asked for.
+ */
+export interface ByteLineBatch {
+  bytes: Buffer;
+  /** line i is bytes[i === 0 ? 0 : ends[i - 1] + 1, ends[i]) (its newline excluded, a CR before it kept) */
+  ends: Int32Array;
+  /** number of lines in the batch */
+  count: number;
+  /** 1-based number of the first line */
+  first: number;
+  /** true when the batch's last line ended the file without a newline (it may have been cut) */
+  unterminated: boolean;
+}
+
 /** Text lines of a file, plain or gzip, in batches. Errors name the file and the last good line. */
 export async function* readLines(file: string): AsyncGenerator<LineBatch> {
+  for await (const b of readByteLines(file)) {
+    // decode up to the last newline of each chunk: whole lines are whole UTF-8 characters
+    const lines = b.bytes.toString('utf8').split('\n');
+    stripCR(lines);
+    yield { lines, first: b.first, unterminated: b.unterminated };
+  }
+}
+
+/** Lines of a file, plain or gzip, as bytes in batches. Errors name the file and the last good line. */
+export async function* readByteLines(file: string): AsyncGenerator<ByteLineBatch> {
   const head = await readRaw(file, 2);
   const fileStream = await byteStream(file);
   const stream = isGzip(head) ? fileStream.pipe(createGunzip({ chunkSize: CHUNK })) : fileStream;
   if (stream !== fileStream) fileStream.on('error', (e) => stream.destroy(e));
-  // decode up to the last newline of each chunk: whole lines are whole UTF-8 characters
   let carry: Buffer | undefined;
   let next = 1;
   let seen = 0;
+  let ends: Int32Array = new Int32Array(1 << 14);
   try {
     for await (const raw of stream as AsyncIterable<Buffer>) {
       // a file's stream counts what it read (compressed bytes for gzip); a pipe's total is unknown anyway
@@ -178,10 +206,14 @@ export async function* readLines(file: string): AsyncGenerator<LineBatch> {
         continue;
       }
       carry = end + 1 < chunk.length ? chunk.subarray(end + 1) : undefined;
-      const lines = chunk.toString('utf8', 0, end).split('\n');
-      stripCR(lines);
-      yield { lines, first: next, unterminated: false };
-      next += lines.length;
+      let count = 0;
+      for (let i = chunk.indexOf(10); i >= 0 && i < end; i = chunk.indexOf(10, i + 1)) {
+        if (count + 1 >= ends.length) ends = grow(ends);
+        ends[count++] = i;
+      }
+      ends[count++] = end;
+      yield { bytes: chunk.subarray(0, end), ends, count, first: next, unterminated: false };
+      next += count;
     }
   } catch (e) {
     const msg = (e as Error).message;
@@ -189,10 +221,15 @@ export async function* readLines(file: string): AsyncGenerator<LineBatch> {
     throw new InputError(`${what} after line ${next - 1}`, file, next, { cause: e });
   }
   if (carry && carry.length > 0) {
-    const lines = [carry.toString('utf8')];
-    stripCR(lines);
-    yield { lines, first: next, unterminated: true };
+    ends[0] = carry.length;
+    yield { bytes: carry, ends, count: 1, first: next, unterminated: true };
   }
+}
+
+function grow(a: Int32Array): Int32Array {
+  const b = new Int32Array(a.length * 2);
+  b.set(a);
+  return b;
 }
 
 function stripCR(lines: string[]): void {

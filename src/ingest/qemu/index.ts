@@ -9,10 +9,12 @@ import { readLineSource } from '../adapter.ts';
 import { SourceClock, TIMESTAMP_TOO_LARGE } from '../clock.ts';
 import { InputError } from '../errors.ts';
 import type { Stats } from '../stats.ts';
-import { compileDeclaration, parseArgs, type CompiledFormat } from './format.ts';
+import { compileDeclaration, matchBytes, MATCHED_NEGATIVE, NOT_MATCHED, parseArgs, type Args, type CompiledFormat } from './format.ts';
 import { QEMU_EVENTS, type QemuEventSpec } from './events.ts';
 
 interface CompiledEvent {
+  name: string;
+  nameBytes: Buffer;
   spec: QemuEventSpec;
   formats: CompiledFormat[];
 }
@@ -24,9 +26,19 @@ const COMPILED = new Map<string, CompiledEvent>(
       if (c.name !== name) throw new Error(`declaration ${c.name} listed under ${name}`);
       return c.format;
     });
-    return [name, { spec, formats }];
+    return [name, { name, nameBytes: Buffer.from(name, 'latin1'), spec, formats }];
   }),
 );
+
+/** The byte tokenizer's hash of an event name (h = h * 31 + byte, in 32 bits). */
+const nameHash = (h: number, c: number) => (Math.imul(h, 31) + c) | 0;
+
+/** The events by the hash of their name's bytes: the byte tokenizer finds a line's event without a string. */
+const BY_NAME_HASH = new Map<number, CompiledEvent[]>();
+for (const ev of COMPILED.values()) {
+  const h = ev.nameBytes.reduce(nameHash, 0);
+  BY_NAME_HASH.set(h, [...(BY_NAME_HASH.get(h) ?? []), ev]);
+}
 
 /** ns per unit of a fraction of a second written with n digits */
 const NS_SCALE = [0, 1e8, 1e7, 1e6, 1e5, 1e4, 1e3, 100, 10, 1];
@@ -64,6 +76,12 @@ const NON_VIRTIO_NICS: [prefix: string, model: string][] = [
   ['dp8393x_', 'dp8393x'], ['npcm7xx_emc_', 'npcm7xx-emc'], ['imx_fec_', 'imx-fec'], ['smc91c111_', 'smc91c111'],
   ['allwinner_sun8i_emac_', 'allwinner-sun8i-emac'], ['cadence_gem_', 'cadence-gem'], ['rocker_', 'rocker'],
 ];
+function sameBytes(a: Buffer, b: Buffer, start: number, end: number): boolean {
+  if (a.length !== end - start) return false;
+  for (let k = 0; k < a.length; k++) if (a[k] !== b[start + k]) return false;
+  return true;
+}
+
 function nonVirtioNic(name: string): string | undefined {
   for (const [prefix, model] of NON_VIRTIO_NICS) if (name.startsWith(prefix)) return model;
   return undefined;
@@ -104,7 +122,7 @@ export const qemuLogAdapter: Adapter = {
   },
 };
 
-class QemuLineParser implements LineParser {
+export class QemuLineParser implements LineParser {
   private readonly typed = new Set<string>();
   private readonly clock: SourceClock;
   /** lines that are QEMU's (events, known or not, and QEMU lines that do not parse) */
@@ -134,8 +152,77 @@ class QemuLineParser implements LineParser {
     }
   }
 
+  /** The reference reader: a line's text. */
   parseLine(line: string, lineNo: number, out: Event[]): string | undefined {
-    const why = this.parseQemuLine(line, lineNo, out);
+    return this.judge(this.parseQemuLine(line, lineNo, out), line, lineNo);
+  }
+
+  /**
+   * The fast reader: a line's bytes, tokenized without a string, for lines of an event this adapter
+   * knows whose arguments have the shape QEMU prints; every other line (unknown events, foreign
+   * and broken lines) goes to the reference reader as text.
+   */
+  parseBytes(b: Buffer, start: number, end: number, lineNo: number, out: Event[]): string | undefined {
+    const ev = this.tokenize(b, start, end);
+    if (ev === undefined) return this.parseLine(b.toString('utf8', start, end), lineNo, out);
+    this.qemuLines++;
+    const thread = this.tokThread;
+    if (thread !== undefined) this.learnThread(thread, ev.name);
+    const f = ev.formats[0]!;
+    const why = this.emit(ev, f.scratch, this.tokSec, this.tokNs, thread, lineNo, out, this.tokNegative);
+    return why === undefined ? undefined : this.judge(why, b.toString('utf8', start, end), lineNo);
+  }
+
+  /** the tokenizer's last line: its time (sec -1: none), thread and whether a number in it is negative */
+  private tokSec = -1;
+  private tokNs = 0;
+  private tokThread: number | undefined;
+  private tokNegative = false;
+
+  /**
+   * The event of a line in the shape QEMU writes (`PID@S.F:name args` or `name args`, ASCII
+   * numbers of at most 15 digits), its arguments matched by its first declared format; undefined
+   * for any other line. Changes nothing but the tok* fields and the format's scratch arguments.
+   */
+  private tokenize(b: Buffer, start: number, end: number): CompiledEvent | undefined {
+    let i = start;
+    this.tokSec = -1;
+    this.tokNs = 0;
+    this.tokThread = undefined;
+    const c0 = b[i]!;
+    if (c0 >= 48 && c0 <= 57) {
+      let v = 0;
+      for (; i < end && b[i]! >= 48 && b[i]! <= 57; i++) v = v * 10 + (b[i]! - 48);
+      if (i === start || i - start > 15 || i >= end || b[i] !== 64) return undefined; // '@'
+      this.tokThread = v;
+      const s0 = ++i;
+      v = 0;
+      for (; i < end && b[i]! >= 48 && b[i]! <= 57; i++) v = v * 10 + (b[i]! - 48);
+      if (i === s0 || i - s0 > 15 || i >= end || b[i] !== 46) return undefined; // '.'
+      this.tokSec = v;
+      const f0 = ++i;
+      v = 0;
+      for (; i < end && b[i]! >= 48 && b[i]! <= 57; i++) v = v * 10 + (b[i]! - 48);
+      if (i === f0 || i - f0 > 9 || i >= end || b[i] !== 58) return undefined; // ':'
+      this.tokNs = v * NS_SCALE[i - f0]!;
+      i++;
+    }
+    const nameStart = i;
+    let h = 0;
+    for (; i < end && b[i] !== 32; i++) h = nameHash(h, b[i]!);
+    const candidates = BY_NAME_HASH.get(h);
+    if (candidates === undefined) return undefined;
+    let ev: CompiledEvent | undefined;
+    for (const c of candidates) if (sameBytes(c.nameBytes, b, nameStart, i)) ev = c;
+    if (ev === undefined || ev.formats.length !== 1) return undefined;
+    const m = matchBytes(ev.formats[0]!, b, i < end ? i + 1 : end, end);
+    if (m === NOT_MATCHED) return undefined;
+    this.tokNegative = m === MATCHED_NEGATIVE;
+    return ev;
+  }
+
+  /** A line the reader found bad: another program's (counted apart) or a QEMU line that is not an event. */
+  private judge(why: string | undefined, line: string, lineNo: number): string | undefined {
     if (why === undefined) return undefined;
     if (isForeign(line)) {
       this.firstForeign ??= lineNo;
@@ -194,12 +281,16 @@ class QemuLineParser implements LineParser {
       if (args) break;
     }
     if (!args) return `arguments do not match ${name}'s declared format`;
+    return this.emit(ev, args, sec, ns, thread, lineNo, out, true);
+  }
 
+  /** The events of a known event's line, its arguments read (`negative`: some number in them may be below 0). */
+  private emit(ev: CompiledEvent, args: Args, sec: number, ns: number, thread: number | undefined, lineNo: number, out: Event[], negative: boolean): string | undefined {
     // a line without the PID@time prefix carries no time: it happened at the clock's last reading
     const ts = sec < 0 ? this.clock.now : this.clock.stamp(sec, ns);
     if (ts === undefined) return TIMESTAMP_TOO_LARGE;
 
-    const { spec } = ev;
+    const { spec, name } = ev;
     if (spec.provesType) {
       const dev = String(args[spec.provesType.arg]);
       if (!this.typed.has(dev)) {
@@ -216,12 +307,15 @@ class QemuLineParser implements LineParser {
       this.stats.add('event.ignored', this.info.file, lineNo, name, name);
       return undefined;
     }
-    for (const k in fields) {
-      const v = (fields as Record<string, unknown>)[k];
-      // only a backend's return code may be negative; a negative size or index is a corrupt line
-      if (typeof v === 'number' && v < 0 && k !== 'ret') {
-        this.stats.add('event.invalid', this.info.file, lineNo, `${name}: ${k} ${v} cannot be negative: line dropped`);
-        return undefined;
+    // mappers copy arguments and constants: a field is negative only when a number read was
+    if (negative) {
+      for (const k in fields) {
+        const v = (fields as Record<string, unknown>)[k];
+        // only a backend's return code may be negative; a negative size or index is a corrupt line
+        if (typeof v === 'number' && v < 0 && k !== 'ret') {
+          this.stats.add('event.invalid', this.info.file, lineNo, `${name}: ${k} ${v} cannot be negative: line dropped`);
+          return undefined;
+        }
       }
     }
     const e = fields as Event;
