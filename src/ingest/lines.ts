@@ -199,10 +199,24 @@ export async function* readByteLines(file: string): AsyncGenerator<ByteLineBatch
       const read = (fileStream as Partial<ReadStream>).bytesRead ?? seen;
       bytesRead.n += read - seen;
       seen = read;
-      const chunk = carry ? Buffer.concat([carry, raw]) : raw;
+      let chunk = raw;
+      if (carry) {
+        // the line cut by the chunk's start is a batch of its own: no copy of the whole chunk
+        const nl = raw.indexOf(10);
+        if (nl < 0) {
+          carry = Buffer.concat([carry, raw]);
+          continue;
+        }
+        const line = Buffer.concat([carry, raw.subarray(0, nl)]);
+        carry = undefined;
+        ends[0] = line.length;
+        yield { bytes: line, ends, count: 1, first: next, unterminated: false };
+        next++;
+        chunk = raw.subarray(nl + 1);
+      }
       const end = chunk.lastIndexOf(10);
       if (end < 0) {
-        carry = chunk;
+        if (chunk.length > 0) carry = chunk;
         continue;
       }
       carry = end + 1 < chunk.length ? chunk.subarray(end + 1) : undefined;

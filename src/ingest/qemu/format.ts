@@ -178,10 +178,15 @@ export function matchBytes(f: CompiledFormat, b: Buffer, pos: number, end: numbe
         }
         if (pos + 2 >= end || b[pos] !== 48 || b[pos + 1] !== 120) return NOT_MATCHED; // "0x"
         q = pos + 2;
-        let h = 0;
-        for (; q < end && isHex(b[q]!); q++) h = (Math.imul(h, 31) + b[q]!) | 0;
+        let v = 0;
+        let upper = false;
+        for (; q < end && isHex(b[q]!); q++) {
+          const c = b[q]!;
+          upper ||= c <= 70 && c >= 65;
+          v = v * 16 + (c <= 57 ? c - 48 : (c | 32) - 87);
+        }
         if (q === pos + 2) return NOT_MATCHED;
-        scratch[slot.name] = pointer(b, pos, q, h);
+        scratch[slot.name] = upper || q - pos > 15 ? b.toString('latin1', pos, q) : pointer(b, pos, q, v);
         break;
       }
       case 'hex': {
@@ -231,23 +236,25 @@ function bytesAt(b: Buffer, pos: number, end: number, lit: Buffer): boolean {
 }
 
 /**
- * Pointer texts last seen, by a hash of their bytes: a device's or a queue's pointer is on most
- * lines of a log, and one string for all its lines saves a decode and an allocation each. A
- * bounded table (a new pointer takes its slot's place), so memory does not grow with the log.
+ * Pointer texts last seen: a device's or a queue's pointer is on most lines of a log, and one
+ * string for all its lines saves a decode and an allocation each. A pointer of at most 13
+ * lowercase digits is known by its value and its length (leading zeros); a bounded table (a new
+ * pointer takes its slot's place), so memory does not grow with the log.
  */
-const POINTERS: (string | undefined)[] = new Array<string | undefined>(4096).fill(undefined);
+const POINTER_SLOTS = 4096;
+const pointerValue = new Float64Array(POINTER_SLOTS).fill(-1);
+const pointerText: string[] = new Array<string>(POINTER_SLOTS).fill('');
 
-function pointer(b: Buffer, start: number, end: number, h: number): string {
-  const slot = (h ^ (h >>> 12)) & 4095;
-  const known = POINTERS[slot];
-  if (known !== undefined && known.length === end - start) {
-    let k = 2;
-    while (k < known.length && known.charCodeAt(k) === b[start + k]) k++;
-    if (k === known.length) return known;
-  }
+/** The text of `b[start, end)`, "0x" and 1 to 13 lowercase hex digits of value v. */
+function pointer(b: Buffer, start: number, end: number, v: number): string {
+  const low = v >>> 0; // the value modulo 2^32
+  const slot = ((low >>> 4) ^ (low >>> 16) ^ (v / 4294967296)) & (POINTER_SLOTS - 1);
+  const known = pointerText[slot]!;
+  if (pointerValue[slot] === v && known.length === end - start) return known;
   // hex digits: latin1 is their UTF-8 text
   const text = b.toString('latin1', start, end);
-  POINTERS[slot] = text;
+  pointerValue[slot] = v;
+  pointerText[slot] = text;
   return text;
 }
 

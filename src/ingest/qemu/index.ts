@@ -12,8 +12,20 @@ import type { Stats } from '../stats.ts';
 import { compileDeclaration, matchBytes, MATCHED_NEGATIVE, NOT_MATCHED, parseArgs, type Args, type CompiledFormat } from './format.ts';
 import { QEMU_EVENTS, type QemuEventSpec } from './events.ts';
 
+/**
+ * Events only a vCPU thread logs (the guest's register accesses) and events only QEMU's main
+ * thread logs (VM run state changes, device realize): they tell whose thread a status line is.
+ */
+const VCPU_ONLY = new Set([
+  'virtio_mmio_read', 'virtio_mmio_write_offset', 'virtio_mmio_queue_write', 'virtio_mmio_guest_page',
+  'virtio_pci_notify_write', 'virtio_pci_notify_write_pio', 'msix_write_config',
+]);
+const MAIN_ONLY = new Set(['virtio_rng_vm_state_change', 'virtio_snd_vm_state_running', 'virtio_snd_vm_state_stopped', 'virtio_snd_realize', 'virtio_snd_unrealize']);
+
 interface CompiledEvent {
   name: string;
+  /** whose thread logs it, when only one does */
+  thread: 'vcpu' | 'main' | undefined;
   nameBytes: Buffer;
   spec: QemuEventSpec;
   formats: CompiledFormat[];
@@ -26,7 +38,8 @@ const COMPILED = new Map<string, CompiledEvent>(
       if (c.name !== name) throw new Error(`declaration ${c.name} listed under ${name}`);
       return c.format;
     });
-    return [name, { name, nameBytes: Buffer.from(name, 'latin1'), spec, formats }];
+    const thread = VCPU_ONLY.has(name) ? 'vcpu' : MAIN_ONLY.has(name) ? 'main' : undefined;
+    return [name, { name, thread, nameBytes: Buffer.from(name, 'latin1'), spec, formats }];
   }),
 );
 
@@ -86,16 +99,6 @@ function nonVirtioNic(name: string): string | undefined {
   for (const [prefix, model] of NON_VIRTIO_NICS) if (name.startsWith(prefix)) return model;
   return undefined;
 }
-
-/**
- * Events only a vCPU thread logs (the guest's register accesses) and events only QEMU's main
- * thread logs (VM run state changes, device realize): they tell whose thread a status line is.
- */
-const VCPU_ONLY = new Set([
-  'virtio_mmio_read', 'virtio_mmio_write_offset', 'virtio_mmio_queue_write', 'virtio_mmio_guest_page',
-  'virtio_pci_notify_write', 'virtio_pci_notify_write_pio', 'msix_write_config',
-]);
-const MAIN_ONLY = new Set(['virtio_rng_vm_state_change', 'virtio_snd_vm_state_running', 'virtio_snd_vm_state_stopped', 'virtio_snd_realize', 'virtio_snd_unrealize']);
 
 export const qemuLogAdapter: Adapter = {
   name: 'qemu-log',
@@ -167,7 +170,7 @@ export class QemuLineParser implements LineParser {
     if (ev === undefined) return this.parseLine(b.toString('utf8', start, end), lineNo, out);
     this.qemuLines++;
     const thread = this.tokThread;
-    if (thread !== undefined) this.learnThread(thread, ev.name);
+    if (thread !== undefined) this.learnThread(thread, ev);
     const f = ev.formats[0]!;
     const why = this.emit(ev, f.scratch, this.tokSec, this.tokNs, thread, lineNo, out, this.tokNegative);
     return why === undefined ? undefined : this.judge(why, b.toString('utf8', start, end), lineNo);
@@ -273,7 +276,7 @@ export class QemuLineParser implements LineParser {
       return undefined;
     }
     this.qemuLines++;
-    if (thread !== undefined) this.learnThread(thread, name);
+    if (thread !== undefined) this.learnThread(thread, ev);
     const argText = nameEnd < line.length ? line.slice(nameEnd + 1) : '';
     let args;
     for (const f of ev.formats) {
@@ -327,11 +330,11 @@ export class QemuLineParser implements LineParser {
     return undefined;
   }
 
-  private learnThread(thread: number, name: string): void {
+  private learnThread(thread: number, ev: CompiledEvent): void {
     if (this.firstThread === undefined) this.firstThread = thread;
     if (thread < this.lowestThread) this.lowestThread = thread;
-    if (VCPU_ONLY.has(name)) this.vcpuThreads.add(thread);
-    else if (MAIN_ONLY.has(name)) this.mainThreads.add(thread);
+    if (ev.thread === 'vcpu') this.vcpuThreads.add(thread);
+    else if (ev.thread === 'main') this.mainThreads.add(thread);
   }
 
   /**
