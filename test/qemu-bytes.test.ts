@@ -141,7 +141,7 @@ describe('the byte reader under hostile lines', () => {
     const input = fc.record({ start: fc.nat(seed.length - 60), edits: fc.array(edit, { minLength: 1, maxLength: 12 }), crlf: fc.boolean(), finalNewline: fc.boolean() });
     await fc.assert(
       fc.asyncProperty(input, async ({ start, edits, crlf, finalNewline }) => {
-        const ls = seed.slice(start, start + 60).map((l) => Buffer.from(l));
+        const ls: Buffer[] = seed.slice(start, start + 60).map((l) => Buffer.from(l));
         for (const e of edits) {
           const i = e.line % ls.length;
           ls[i] = EDITS[e.edit]![1](ls[i]!, e.at % (ls[i]!.length + 1));

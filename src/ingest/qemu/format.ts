@@ -178,15 +178,18 @@ export function matchBytes(f: CompiledFormat, b: Buffer, pos: number, end: numbe
         }
         if (pos + 2 >= end || b[pos] !== 48 || b[pos + 1] !== 120) return NOT_MATCHED; // "0x"
         q = pos + 2;
-        let v = 0;
+        // the value in two small integers: its high digits and its last 7 (28 bits)
+        let high = 0;
+        let low = 0;
         let upper = false;
         for (; q < end && isHex(b[q]!); q++) {
           const c = b[q]!;
-          upper ||= c <= 70 && c >= 65;
-          v = v * 16 + (c <= 57 ? c - 48 : (c | 32) - 87);
+          upper ||= c >= 65 && c <= 70;
+          high = (high << 4) | (low >>> 24);
+          low = ((low << 4) & 0xfffffff) | (c <= 57 ? c - 48 : (c | 32) - 87);
         }
         if (q === pos + 2) return NOT_MATCHED;
-        scratch[slot.name] = upper || q - pos > 15 ? b.toString('latin1', pos, q) : pointer(b, pos, q, v);
+        scratch[slot.name] = upper || q - pos > 15 ? b.toString('latin1', pos, q) : pointer(b, pos, q, high, low);
         break;
       }
       case 'hex': {
@@ -242,18 +245,19 @@ function bytesAt(b: Buffer, pos: number, end: number, lit: Buffer): boolean {
  * pointer takes its slot's place), so memory does not grow with the log.
  */
 const POINTER_SLOTS = 4096;
-const pointerValue = new Float64Array(POINTER_SLOTS).fill(-1);
+const pointerHigh = new Int32Array(POINTER_SLOTS).fill(-1);
+const pointerLow = new Int32Array(POINTER_SLOTS);
 const pointerText: string[] = new Array<string>(POINTER_SLOTS).fill('');
 
-/** The text of `b[start, end)`, "0x" and 1 to 13 lowercase hex digits of value v. */
-function pointer(b: Buffer, start: number, end: number, v: number): string {
-  const low = v >>> 0; // the value modulo 2^32
-  const slot = ((low >>> 4) ^ (low >>> 16) ^ (v / 4294967296)) & (POINTER_SLOTS - 1);
+/** The text of `b[start, end)`: "0x" and 1 to 13 lowercase hex digits, their value high * 2^28 + low. */
+function pointer(b: Buffer, start: number, end: number, high: number, low: number): string {
+  const slot = (low ^ (low >>> 12) ^ high) & (POINTER_SLOTS - 1);
   const known = pointerText[slot]!;
-  if (pointerValue[slot] === v && known.length === end - start) return known;
+  if (pointerLow[slot] === low && pointerHigh[slot] === high && known.length === end - start) return known;
   // hex digits: latin1 is their UTF-8 text
   const text = b.toString('latin1', start, end);
-  pointerValue[slot] = v;
+  pointerHigh[slot] = high;
+  pointerLow[slot] = low;
   pointerText[slot] = text;
   return text;
 }
