@@ -175,24 +175,44 @@ export interface ByteLineBatch {
 
 /** Text lines of a file, plain or gzip, in batches. Errors name the file and the last good line. */
 export async function* readLines(file: string): AsyncGenerator<LineBatch> {
-  for await (const b of readByteLines(file)) {
-    // decode up to the last newline of each chunk: whole lines are whole UTF-8 characters
-    const lines = b.bytes.toString('utf8').split('\n');
+  const at = { line: 1 };
+  for await (const c of lineChunks(file, at)) {
+    // whole lines are whole UTF-8 characters: one decode and one split a chunk
+    const lines = c.bytes.toString('utf8').split('\n');
     stripCR(lines);
-    yield { lines, first: b.first, unterminated: b.unterminated };
+    yield { lines, first: at.line, unterminated: c.unterminated };
+    at.line += lines.length;
   }
 }
 
 /** Lines of a file, plain or gzip, as bytes in batches. Errors name the file and the last good line. */
 export async function* readByteLines(file: string): AsyncGenerator<ByteLineBatch> {
+  const at = { line: 1 };
+  let ends: Int32Array = new Int32Array(1 << 14);
+  for await (const { bytes, unterminated } of lineChunks(file, at)) {
+    let count = 0;
+    for (let i = bytes.indexOf(10); i >= 0; i = bytes.indexOf(10, i + 1)) {
+      if (count + 1 >= ends.length) ends = grow(ends);
+      ends[count++] = i;
+    }
+    ends[count++] = bytes.length;
+    yield { bytes, ends, count, first: at.line, unterminated };
+    at.line += count;
+  }
+}
+
+/**
+ * A file's bytes in runs of whole lines, the newline after the last one left out (`unterminated`:
+ * the file's last line, which had none). The reader counts the lines (`at.line`: the first line of
+ * the next run) so that an error can name the last good one.
+ */
+async function* lineChunks(file: string, at: { line: number }): AsyncGenerator<{ bytes: Buffer; unterminated: boolean }> {
   const head = await readRaw(file, 2);
   const fileStream = await byteStream(file);
   const stream = isGzip(head) ? fileStream.pipe(createGunzip({ chunkSize: CHUNK })) : fileStream;
   if (stream !== fileStream) fileStream.on('error', (e) => stream.destroy(e));
   let carry: Buffer | undefined;
-  let next = 1;
   let seen = 0;
-  let ends: Int32Array = new Int32Array(1 << 14);
   try {
     for await (const raw of stream as AsyncIterable<Buffer>) {
       // a file's stream counts what it read (compressed bytes for gzip); a pipe's total is unknown anyway
@@ -201,7 +221,7 @@ export async function* readByteLines(file: string): AsyncGenerator<ByteLineBatch
       seen = read;
       let chunk = raw;
       if (carry) {
-        // the line cut by the chunk's start is a batch of its own: no copy of the whole chunk
+        // the line cut by the chunk's start is a run of its own: no copy of the whole chunk
         const nl = raw.indexOf(10);
         if (nl < 0) {
           carry = Buffer.concat([carry, raw]);
@@ -209,9 +229,7 @@ export async function* readByteLines(file: string): AsyncGenerator<ByteLineBatch
         }
         const line = Buffer.concat([carry, raw.subarray(0, nl)]);
         carry = undefined;
-        ends[0] = line.length;
-        yield { bytes: line, ends, count: 1, first: next, unterminated: false };
-        next++;
+        yield { bytes: line, unterminated: false };
         chunk = raw.subarray(nl + 1);
       }
       const end = chunk.lastIndexOf(10);
@@ -220,24 +238,14 @@ export async function* readByteLines(file: string): AsyncGenerator<ByteLineBatch
         continue;
       }
       carry = end + 1 < chunk.length ? chunk.subarray(end + 1) : undefined;
-      let count = 0;
-      for (let i = chunk.indexOf(10); i >= 0 && i < end; i = chunk.indexOf(10, i + 1)) {
-        if (count + 1 >= ends.length) ends = grow(ends);
-        ends[count++] = i;
-      }
-      ends[count++] = end;
-      yield { bytes: chunk.subarray(0, end), ends, count, first: next, unterminated: false };
-      next += count;
+      yield { bytes: chunk.subarray(0, end), unterminated: false };
     }
   } catch (e) {
     const msg = (e as Error).message;
     const what = isGzip(head) ? `corrupt or truncated gzip data (${msg})` : `read error (${msg})`;
-    throw new InputError(`${what} after line ${next - 1}`, file, next, { cause: e });
+    throw new InputError(`${what} after line ${at.line - 1}`, file, at.line, { cause: e });
   }
-  if (carry && carry.length > 0) {
-    ends[0] = carry.length;
-    yield { bytes: carry, ends, count: 1, first: next, unterminated: true };
-  }
+  if (carry && carry.length > 0) yield { bytes: carry, unterminated: true };
 }
 
 function grow(a: Int32Array): Int32Array {
