@@ -1,7 +1,9 @@
 /**
  * QEMU's `log` trace backend (`-trace events=...,file=...`): one event a line,
  * `PID@SECONDS.MICROSECONDS:name args` with `-msg timestamp=on`, or `name args` without it.
- * Read by QEMU 7.2 and 10.0 alike; plain or gzip.
+ * Read by QEMU 7.2 and 10.0 alike; plain or gzip. Lines are tokenized from their bytes (no string
+ * a line) when they have the shape QEMU writes; any other line is read as text by the reference
+ * reader, which decides what it is (foreign, unknown, malformed).
  */
 import type { Event } from '../../model/events.ts';
 import type { Adapter, LineParser, OpenOptions, OpenedSource, SourceInfo } from '../adapter.ts';
@@ -53,6 +55,12 @@ for (const ev of COMPILED.values()) {
   BY_NAME_HASH.set(h, [...(BY_NAME_HASH.get(h) ?? []), ev]);
 }
 
+function sameBytes(a: Buffer, b: Buffer, start: number, end: number): boolean {
+  if (a.length !== end - start) return false;
+  for (let k = 0; k < a.length; k++) if (a[k] !== b[start + k]) return false;
+  return true;
+}
+
 /** ns per unit of a fraction of a second written with n digits */
 const NS_SCALE = [0, 1e8, 1e7, 1e6, 1e5, 1e4, 1e3, 100, 10, 1];
 
@@ -89,12 +97,6 @@ const NON_VIRTIO_NICS: [prefix: string, model: string][] = [
   ['dp8393x_', 'dp8393x'], ['npcm7xx_emc_', 'npcm7xx-emc'], ['imx_fec_', 'imx-fec'], ['smc91c111_', 'smc91c111'],
   ['allwinner_sun8i_emac_', 'allwinner-sun8i-emac'], ['cadence_gem_', 'cadence-gem'], ['rocker_', 'rocker'],
 ];
-function sameBytes(a: Buffer, b: Buffer, start: number, end: number): boolean {
-  if (a.length !== end - start) return false;
-  for (let k = 0; k < a.length; k++) if (a[k] !== b[start + k]) return false;
-  return true;
-}
-
 function nonVirtioNic(name: string): string | undefined {
   for (const [prefix, model] of NON_VIRTIO_NICS) if (name.startsWith(prefix)) return model;
   return undefined;
@@ -217,6 +219,7 @@ export class QemuLineParser implements LineParser {
     if (candidates === undefined) return undefined;
     let ev: CompiledEvent | undefined;
     for (const c of candidates) if (sameBytes(c.nameBytes, b, nameStart, i)) ev = c;
+    // an event declared twice (its format changed between QEMU versions) is left to the text reader, which tries each
     if (ev === undefined || ev.formats.length !== 1) return undefined;
     const m = matchBytes(ev.formats[0]!, b, i < end ? i + 1 : end, end);
     if (m === NOT_MATCHED) return undefined;
