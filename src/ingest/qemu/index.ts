@@ -48,11 +48,11 @@ const COMPILED = new Map<string, CompiledEvent>(
 /** The byte tokenizer's hash of an event name (h = h * 31 + byte, in 32 bits). */
 const nameHash = (h: number, c: number) => (Math.imul(h, 31) + c) | 0;
 
-/** The events by the hash of their name's bytes: the byte tokenizer finds a line's event without a string. */
-const BY_NAME_HASH = new Map<number, CompiledEvent[]>();
+/** The events by the hash of their name's bytes (its last 10 bits): the byte tokenizer finds a line's event without a string. */
+const BY_NAME_HASH: (CompiledEvent[] | undefined)[] = new Array<CompiledEvent[] | undefined>(1024).fill(undefined);
 for (const ev of COMPILED.values()) {
-  const h = ev.nameBytes.reduce(nameHash, 0);
-  BY_NAME_HASH.set(h, [...(BY_NAME_HASH.get(h) ?? []), ev]);
+  const h = ev.nameBytes.reduce(nameHash, 0) & 1023;
+  BY_NAME_HASH[h] = [...(BY_NAME_HASH[h] ?? []), ev];
 }
 
 function sameBytes(a: Buffer, b: Buffer, start: number, end: number): boolean {
@@ -215,7 +215,7 @@ export class QemuLineParser implements LineParser {
     const nameStart = i;
     let h = 0;
     for (; i < end && b[i] !== 32; i++) h = nameHash(h, b[i]!);
-    const candidates = BY_NAME_HASH.get(h);
+    const candidates = BY_NAME_HASH[h & 1023];
     if (candidates === undefined) return undefined;
     let ev: CompiledEvent | undefined;
     for (const c of candidates) if (sameBytes(c.nameBytes, b, nameStart, i)) ev = c;
