@@ -134,9 +134,9 @@ async function* parseByteLines(info: SourceInfo, parser: LineParser, stats: Stat
     const { bytes, ends, count, first } = batch;
     let start = 0;
     for (let i = 0; i < count; i++) {
-      const next = ends[i]! + 1;
-      let end = next - 1;
-      if (end > start && bytes[end - 1] === 13) end--;
+      const newline = ends[i]!;
+      let end = newline;
+      if (end > start && bytes[end - 1] === 13) end--; // a CR before the newline is not the line's
       if (end > start) {
         const lineNo = first + i;
         const before = out.length;
@@ -149,7 +149,7 @@ async function* parseByteLines(info: SourceInfo, parser: LineParser, stats: Stat
           }
         } else tally.badLine(bytes.toString('utf8', start, end), lineNo, why, batch.unterminated && i === count - 1);
       }
-      start = next;
+      start = newline + 1;
     }
     info.lines = first + count - 1;
     info.events += out.length;
