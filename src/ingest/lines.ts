@@ -23,7 +23,10 @@ export interface LineBatch {
   unterminated: boolean;
 }
 
-const CHUNK = 1 << 20;
+/** Bytes read at a time. A chunk's lines become one batch that travels through the whole pipeline:
+ *  at 128 KiB its events die young (a batch fits V8's young generation); at 1 MiB they outlived a
+ *  scavenge and were copied, ~200 ms more GC on the 1 M-line bench log. */
+const CHUNK = 1 << 17;
 
 /** The name standard input goes by among the inputs. */
 export const STDIN = '-';
