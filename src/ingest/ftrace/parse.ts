@@ -9,51 +9,139 @@
  * virtqueue_get_buf().
  */
 import type { Event } from '../../model/events.ts';
+import { digitsValue, isDigit, isSpace, isTerminator, isWord } from './tokenize.ts';
 
 /** What a mapper returns: the kind-specific fields (and dev), nothing (a known event to ignore), or why the arguments do not parse. */
 export type Fields = Omit<Event, 'ts' | 'vm' | 'src' | 'raw' | 'inferred' | 'view' | 'cpu'>;
 export type Mapper = (args: string) => Fields | null | string;
 
-/** `virtioN`, the name Linux gives the N-th virtio device (/sys/bus/virtio/devices). */
-export const guestDev = (index: number) => `virtio${index}`;
+/** `virtioN`, the name Linux gives the N-th virtio device (/sys/bus/virtio/devices); the usual ones made once. */
+const guestDev = (index: number) => (index < 256 ? (GUEST_DEVS[index] ??= `virtio${index}`) : `virtio${index}`);
+const GUEST_DEVS: string[] = [];
 
 /** u64 -1: what the block layer prints as the position of a request that has none (a completed flush). */
 const NO_SECTOR = '18446744073709551615';
 
-/** key=value arguments; values run to the next blank, or are "quoted" (kprobe strings). */
-function keyValues(args: string): Map<string, string> {
-  // a kprobe line starts with the probed location in parentheses: "(vm_notify+0x0/0x20 [virtio_mmio]) dev=0 ..."
-  let text = args;
-  if (text.startsWith('(')) {
-    const end = text.indexOf(') ');
-    text = end < 0 ? '' : text.slice(end + 2);
+const QUOTE = 34;
+const BACKSLASH = 92;
+const LPAREN = 40;
+
+/**
+ * key=value arguments, found in place (offsets into the text, reused from line to line): values
+ * run to the next blank, or are "quoted" (kprobe strings); a key given twice has its last value.
+ * It reads what the global expression /(\w+)=("(?:[^"\\]|\\.)*"|\S*)/g finds
+ * (test/ftrace-tokenize.test.ts), without a Map or a string per pair.
+ */
+export class KeyValues {
+  private text = '';
+  private count = 0;
+  /** per pair: key start, key end, value start, value end (quotes left out) */
+  private readonly at: number[] = [];
+
+  read(args: string): void {
+    this.text = args;
+    this.count = 0;
+    const n = args.length;
+    let pos = 0;
+    // a kprobe line starts with the probed location in parentheses: "(vm_notify+0x0/0x20 [virtio_mmio]) dev=0 ..."
+    if (args.charCodeAt(0) === LPAREN) {
+      const end = args.indexOf(') ');
+      if (end < 0) return;
+      pos = end + 2;
+    }
+    for (;;) {
+      // the first '=' with a word before it: a key is the run of word characters up to it
+      let eq = args.indexOf('=', pos + 1);
+      while (eq >= 0 && !isWord(args.charCodeAt(eq - 1))) eq = args.indexOf('=', eq + 1);
+      if (eq < 0) return;
+      let k = eq - 1;
+      while (k > pos && isWord(args.charCodeAt(k - 1))) k--;
+      const vs = eq + 1;
+      let ve = -1;
+      if (args.charCodeAt(vs) === QUOTE) {
+        // a quoted string, backslash escaping any character but a line terminator
+        for (let i = vs + 1; i < n; i++) {
+          const c = args.charCodeAt(i);
+          if (c === QUOTE) {
+            ve = i + 1;
+            break;
+          }
+          if (c === BACKSLASH) {
+            if (i + 1 >= n || isTerminator(args.charCodeAt(i + 1))) break;
+            i++;
+          }
+        }
+      }
+      if (ve < 0) {
+        ve = vs;
+        while (ve < n && !isSpace(args.charCodeAt(ve))) ve++;
+      }
+      pos = ve;
+      const quoted = ve - vs >= 2 && args.charCodeAt(vs) === QUOTE && args.charCodeAt(ve - 1) === QUOTE;
+      const j = 4 * this.count++;
+      this.at[j] = k;
+      this.at[j + 1] = eq;
+      this.at[j + 2] = quoted ? vs + 1 : vs;
+      this.at[j + 3] = quoted ? ve - 1 : ve;
+    }
   }
-  const out = new Map<string, string>();
-  const re = /(\w+)=("(?:[^"\\]|\\.)*"|\S*)/g;
-  let m: RegExpExecArray | null;
-  while ((m = re.exec(text)) !== null) {
-    const v = m[2]!;
-    out.set(m[1]!, v.startsWith('"') && v.endsWith('"') && v.length >= 2 ? v.slice(1, -1) : v);
+
+  /** offset in `at` of the last pair named `key`, or -1 */
+  private find(key: string): number {
+    for (let j = 4 * (this.count - 1); j >= 0; j -= 4) {
+      if (this.at[j + 1]! - this.at[j]! === key.length && this.text.startsWith(key, this.at[j]!)) return j;
+    }
+    return -1;
   }
-  return out;
+
+  get(key: string): string | undefined {
+    const j = this.find(key);
+    return j < 0 ? undefined : this.text.slice(this.at[j + 2], this.at[j + 3]);
+  }
+
+  /** A non-negative integer, decimal or 0x hex; undefined when absent or not exact. */
+  num(key: string): number | undefined {
+    const j = this.find(key);
+    if (j < 0) return undefined;
+    const t = this.text;
+    const s = this.at[j + 2]!;
+    const e = this.at[j + 3]!;
+    if (s === e) return undefined;
+    let i = s;
+    while (i < e && isDigit(t.charCodeAt(i))) i++;
+    let n: number;
+    if (i === e) n = digitsValue(t, s, e);
+    else {
+      // 0x (or 0X) and hex digits
+      if (i !== s + 1 || t.charCodeAt(s) !== 48 || (t.charCodeAt(s + 1) | 32) !== 120 || e - s < 3) return undefined;
+      for (i = s + 2; i < e; i++) if (!isHexDigit(t.charCodeAt(i))) return undefined;
+      n = Number(t.slice(s, e));
+    }
+    return Number.isSafeInteger(n) ? n : undefined;
+  }
 }
 
-/** A non-negative integer, decimal or 0x hex; undefined when absent or not exact. */
-function num(v: string | undefined): number | undefined {
-  if (v === undefined || !/^(?:\d+|0x[0-9a-f]+)$/i.test(v)) return undefined;
-  const n = Number(v);
-  return Number.isSafeInteger(n) ? n : undefined;
+const isHexDigit = (c: number) => isDigit(c) || ((c | 32) >= 97 && (c | 32) <= 102);
+
+/** what every mapper reads its key=value arguments with: one line at a time */
+const kv = new KeyValues();
+/** need()'s answer, reused: read at once by the mapper that asked */
+const needed: number[] = [];
+
+/** The numbers of `keys` in the line `kv` read, in order, or which one is missing. */
+function need(keys: readonly string[]): number[] | string {
+  for (let i = 0; i < keys.length; i++) {
+    const n = kv.num(keys[i]!);
+    if (n === undefined) return `no numeric ${keys[i]}=`;
+    needed[i] = n;
+  }
+  return needed;
 }
 
-function need(kv: Map<string, string>, ...keys: string[]): number[] | string {
-  const out: number[] = [];
-  for (const k of keys) {
-    const n = num(kv.get(k));
-    if (n === undefined) return `no numeric ${k}=`;
-    out.push(n);
-  }
-  return out;
-}
+const HEX_TOKEN = /^0x[0-9a-f]+$/i;
+const GPU_KEYS = ['vdev', 'vq', 'type'];
+const NOTIFY_KEYS = ['dev', 'vq'];
+const INTERRUPT_KEYS = ['irq', 'dev', 'vq'];
 
 function sector(text: string): number | undefined {
   if (text === NO_SECTOR) return 0;
@@ -86,39 +174,42 @@ const blockRqComplete: Mapper = (a) => {
 };
 
 const vqAdd =
-  (shape: 'sgs' | 'out' | 'in'): Mapper =>
-  (a) => {
-    const kv = keyValues(a);
+  (shape: 'sgs' | 'out' | 'in'): Mapper => {
+    const keys = shape === 'sgs' ? ['dev', 'vq', 'out_sgs', 'in_sgs'] : ['dev', 'vq', 'num'];
+    return (a) => {
+    kv.read(a);
     const token = kv.get('data');
-    if (token === undefined || !/^0x[0-9a-f]+$/i.test(token)) return 'no data=0x... token';
-    const counts = shape === 'sgs' ? need(kv, 'dev', 'vq', 'out_sgs', 'in_sgs') : need(kv, 'dev', 'vq', 'num');
-    if (typeof counts === 'string') return counts;
-    const [dev, queue, x, y] = counts as [number, number, number, number?];
-    const [out_sgs, in_sgs] = shape === 'sgs' ? [x, y!] : shape === 'out' ? [x, 0] : [0, x];
+    if (token === undefined || !HEX_TOKEN.test(token)) return 'no data=0x... token';
+    const v = need(keys);
+    if (typeof v === 'string') return v;
+    const dev = v[0]!;
+    const queue = v[1]!;
+    const out_sgs = shape === 'sgs' || shape === 'out' ? v[2]! : 0;
+    const in_sgs = shape === 'sgs' ? v[3]! : shape === 'in' ? v[2]! : 0;
     return { kind: 'vq.add', dev: guestDev(dev), queue, name: kv.get('name'), out_sgs, in_sgs, token: token.toLowerCase() };
+    };
   };
 
 const gpuCmd =
   (phase: 'queue' | 'response'): Mapper =>
   (a) => {
-    const kv = keyValues(a);
-    const v = need(kv, 'vdev', 'vq', 'type');
+    kv.read(a);
+    const v = need(GPU_KEYS);
     if (typeof v === 'string') return v;
-    const [dev, queue, type] = v as [number, number, number];
-    return { kind: 'gpu.cmd', phase, dev: guestDev(dev), queue, type, fence: num(kv.get('fence_id')), ctx: num(kv.get('ctx_id')) };
+    return { kind: 'gpu.cmd', phase, dev: guestDev(v[0]!), queue: v[1]!, type: v[2]!, fence: kv.num('fence_id'), ctx: kv.num('ctx_id') };
   };
 
 const netPacket =
   (dir: 'tx' | 'rx'): Mapper =>
   (a) => {
-    const kv = keyValues(a);
+    kv.read(a);
     const ifname = kv.get('dev');
-    const len = num(kv.get('len'));
+    const len = kv.num('len');
     if (ifname === undefined || len === undefined) return 'expected dev=IFNAME ... len=N';
     return { kind: 'net.packet', dir, ifname, len };
   };
 
-export const FTRACE_EVENTS: Record<string, Mapper | null> = {
+const EVENTS: Record<string, Mapper | null> = {
   // ---- block layer (include/trace/events/block.h)
   block_rq_insert: blockRq('insert'),
   block_rq_issue: blockRq('issue'),
@@ -165,18 +256,21 @@ export const FTRACE_EVENTS: Record<string, Mapper | null> = {
   vq_add_inbuf: vqAdd('in'),
   vq_add_inbuf_ctx: vqAdd('in'),
   vq_notify: (a) => {
-    const v = need(keyValues(a), 'dev', 'vq');
+    kv.read(a);
+    const v = need(NOTIFY_KEYS);
     if (typeof v === 'string') return v;
     return { kind: 'notify.avail', dev: guestDev(v[0]!), queue: v[1]! };
   },
   vring_interrupt: (a) => {
-    const v = need(keyValues(a), 'irq', 'dev', 'vq');
+    kv.read(a);
+    const v = need(INTERRUPT_KEYS);
     if (typeof v === 'string') return v;
     return { kind: 'notify.used', irq: v[0]!, dev: guestDev(v[1]!), queue: v[2]! };
   },
   vq_get_buf: (a) => {
-    const token = keyValues(a).get('data');
-    if (token === undefined || !/^0x[0-9a-f]+$/i.test(token)) return 'no data=0x... token';
+    kv.read(a);
+    const token = kv.get('data');
+    if (token === undefined || !HEX_TOKEN.test(token)) return 'no data=0x... token';
     // a NULL return: the driver looked and found nothing used
     if (/^0x0+$/.test(token)) return null;
     return { kind: 'vq.get_buf', token: token.toLowerCase() };
@@ -196,3 +290,6 @@ export const FTRACE_EVENTS: Record<string, Mapper | null> = {
   netif_receive_skb_exit: null,
   sched_process_exec: null,
 };
+
+/** by name (a Map: a line may name an event `constructor` or `__proto__`) */
+export const FTRACE_EVENTS = new Map(Object.entries(EVENTS));
