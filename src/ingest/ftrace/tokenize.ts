@@ -9,9 +9,11 @@
  *
  *   ^\s*(.+?)-(\d+)\s+(?:\(\s*[-\d]+\)\s+)?\[(\d+)\]\s+(?:[^\s\d]\S{3,4}\s+)?(\d+)\.(\d{1,9}):\s+([A-Za-z_]\w*):\s*(.*)$
  *
- * It is read by character codes instead (half the ingest's tokenizing time on the bench trace):
- * `scanRecord` finds the columns of a line in place, in a `RecordScan` reused from line to line, so
- * that a record costs no allocation until a caller slices the fields it needs.
+ * It is read by character codes instead: `scanRecord` finds the columns of a line in place, in a
+ * `RecordScan` reused from line to line, so that a record costs no allocation until a caller slices
+ * the fields it needs. The scan alone is no faster than the expression, but the expression's match
+ * array and field strings were garbage at every line: on the 1 M-line bench trace the whole ingest
+ * spends 0.15 s less CPU on its main thread and 0.3 s less collecting garbage on the others.
  */
 
 export interface FtraceRecord {
