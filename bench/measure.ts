@@ -2,9 +2,9 @@
  * Measures one trace file in this process, with the compiled code in dist/ (what users run): a bare
  * scan (read the file, inflate it if gzip, count newlines: the floor any reader of it pays), a pass
  * of the adapter alone (read + tokenize), then the full ingest into a DuckDB file, with its stage
- * times and where its CPU time went. Prints one JSON line.
+ * times, where its CPU time went and the size of the store it wrote. Prints one JSON line.
  */
-import { createReadStream, readFileSync, rmSync } from 'node:fs';
+import { createReadStream, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createGunzip } from 'node:zlib';
@@ -50,12 +50,14 @@ const processCpu = () => {
 
 const scan = await bareScan();
 const adapterSeconds = await adapterPass();
-const db = join(import.meta.dirname, 'out', 'bench.duckdb');
+// one store per process: two benches may share bench/out
+const db = join(import.meta.dirname, 'out', `bench-${process.pid}.duckdb`);
 rmSync(db, { force: true });
 const [main0, all0] = [threadCpu(), processCpu()];
 const r = await ingest({ files: [file], db });
 const [main1, all1] = [threadCpu(), processCpu()];
 r.store.close();
+const storeBytes = statSync(db).size;
 rmSync(db, { force: true });
 const t = r.timings;
 process.stdout.write(
@@ -74,5 +76,6 @@ process.stdout.write(
     },
     cpu: { main: main1 - main0, storeWorker: t.storeWorkerCpu ?? 0, other: all1 - all0 - (main1 - main0) - (t.storeWorkerCpu ?? 0) },
     peakRssMiB: process.resourceUsage().maxRSS / 1024,
+    storeBytes,
   }) + '\n',
 );

@@ -83,10 +83,13 @@ export async function run(opts: RunOptions): Promise<Run> {
   const ringsSeen = new Set<string>();
   const feed = async (batch: Event[]) => {
     events += batch.length;
+    const withKvm = kvmFiles.size > 0;
     for (const e of batch) {
-      const file = e.src?.file ?? '';
-      if (kvmFiles.has(file)) kvmVms.add(e.vm ?? '');
-      else if (e.view !== 'guest' && !ringless.has(file)) ringsSeen.add(e.vm ?? '');
+      if (withKvm) {
+        const file = e.src?.file ?? '';
+        if (kvmFiles.has(file)) kvmVms.add(e.vm ?? '');
+        else if (e.view !== 'guest' && !ringless.has(file)) ringsSeen.add(e.vm ?? '');
+      }
       platform.replay(e);
       for (const a of runs) a.onEvent(e);
     }

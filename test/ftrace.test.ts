@@ -209,6 +209,14 @@ describe('bad input', () => {
     expect(events.length).toBe((await readAll(MICROVM_GUEST)).events.length);
   });
 
+  it("counts events named like an object's own properties as unknown (they crashed the ingest)", async () => {
+    const at = (ev: string) => `            init-1       [000] ..... 1795579107.891435: ${ev}: x`;
+    const file = writeTrace(tempDir(), 'proto.txt', [...good.slice(0, 40), ...['__proto__', 'hasOwnProperty', 'constructor', 'toString'].map(at)]);
+    const { events, stats } = await readAll(file);
+    expect(events.length).toBe((await readAll(writeTrace(tempDir(), 'head.txt', good.slice(0, 40)))).events.length);
+    expect([...stats.list().find((s) => s.name === 'event.unknown')!.byKey.keys()]).toEqual(['__proto__', 'hasOwnProperty', 'constructor', 'toString']);
+  });
+
   it('rejects a file that is not a usable trace, naming it', async () => {
     const file = writeTrace(tempDir(), 'notes.txt', ['# tracer: nop', ...Array.from({ length: 20 }, (_, i) => `line ${i} of prose`)]);
     await expect(readAll(file)).rejects.toThrow(InputError);

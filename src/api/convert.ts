@@ -5,7 +5,6 @@
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import { InputError } from '../ingest/errors.ts';
-import { ArrowEventWriter } from '../ingest/arrow/index.ts';
 import { eventToJson, headerToJson } from '../ingest/jsonl/index.ts';
 import { mergeSources } from '../ingest/merge.ts';
 import { Stats } from '../ingest/stats.ts';
@@ -38,7 +37,9 @@ function jsonlSink(out: Writable, header: SourceHeader): EventSink {
   };
 }
 
-function arrowSink(out: Writable, header: SourceHeader): EventSink {
+async function arrowSink(out: Writable, header: SourceHeader): Promise<EventSink> {
+  // apache-arrow loads only when Arrow is written (see src/ingest/arrow/index.ts)
+  const { ArrowEventWriter } = await import('../ingest/arrow/codec.ts');
   const w = new ArrowEventWriter(out, header);
   return { write: async (batch) => w.write(batch), close: () => w.close() };
 }
@@ -56,7 +57,7 @@ export async function convert(opts: ConvertOptions, out: Writable): Promise<Stat
       // the origin is known once the first batch is read
       const info = sources[0]!.info;
       const header: SourceHeader = { format: 'avpscope-events', version: 1, origin_ns: info.originNs.toString(), view: info.view, vm: info.vm, producer: `avpscope convert (${info.format})` };
-      sink = opts.to === 'arrow' ? arrowSink(out, header) : jsonlSink(out, header);
+      sink = opts.to === 'arrow' ? await arrowSink(out, header) : jsonlSink(out, header);
     }
     await sink.write(attributor.push(r.value));
     r = await merged.next();

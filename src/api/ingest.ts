@@ -8,7 +8,6 @@ import { attachRawLines } from '../checks/evidence.ts';
 import { ANALYSES } from '../analyses/registry.ts';
 import type { Profile } from '../checks/rule.ts';
 import { runChecks } from '../checks/runner.ts';
-import { readManifest } from '../ingest/manifest.ts';
 import { InputError } from '../ingest/errors.ts';
 import { STAT_DECLARATIONS } from '../ingest/stats.ts';
 import { COMMON_FIELDS, Event } from '../model/events.ts';
@@ -205,7 +204,8 @@ function fileSize(f: string): number {
 export async function ingest(opts: IngestOptions): Promise<Ingested> {
   const t0 = performance.now();
   // a bad manifest is the user's error, found before any work
-  const manifest = opts.manifest !== undefined ? readManifest(opts.manifest) : undefined;
+  // the YAML parser is loaded only for a manifest: every command pays for what it imports at start
+  const manifest = opts.manifest !== undefined ? (await import('../ingest/manifest.ts')).readManifest(opts.manifest) : undefined;
   let inStore = 0;
   const bytes = opts.files.reduce((n, f) => n + fileSize(f), 0);
   const where = opts.storeThread ?? 'auto';

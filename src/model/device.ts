@@ -81,8 +81,8 @@ export class Device {
   /** lastFill: the last used element on the requestq, whose bytes QEMU logs right after it (virtio_rng_pushed) */
   readonly rng = { requests: 0, bytesRequested: 0, pushes: 0, bytesPushed: 0, lastFill: undefined as { len: number; ref: Ref } | undefined };
   readonly console = {
-    toDriver: [] as { event: number; value?: number; ref: Ref }[],
-    toDevice: [] as { event: number; value?: number; ref: Ref }[],
+    /** DEVICE_ADD messages the device sent, and the first few (a count, not a list: memory stays flat) */
+    deviceAdds: { n: 0, first: [] as Ref[] },
     bytesToHost: 0,
     bytesToGuest: 0,
     /** ports the device announced with DEVICE_ADD since the last reset */
@@ -190,9 +190,18 @@ export class Device {
    * attributed to it; only without either, the queues' shapes (a guess, marked as such).
    */
   type(): DeviceType | undefined {
-    const c = this.claims.find((x) => !x.attributed) ?? this.claims[0] ?? this.typeFromShapes();
-    return c && { ...c, name: deviceTypeName(c.id) };
+    if (this.claims.length === 0) {
+      const c = this.typeFromShapes();
+      return c && { ...c, name: deviceTypeName(c.id) };
+    }
+    // claims only accumulate: the answer changes only when one is added (the replay asks at every chain)
+    if (this.claimedType?.claims !== this.claims.length) {
+      const c = this.claims.find((x) => !x.attributed) ?? this.claims[0]!;
+      this.claimedType = { claims: this.claims.length, type: { ...c, name: deviceTypeName(c.id) } };
+    }
+    return this.claimedType.type;
   }
+  private claimedType?: { claims: number; type: DeviceType };
 
   /** Known only from the layout of its chains: no type-specific verdict may rest on it. */
   typeFromShapesOnly(): boolean {

@@ -33,6 +33,8 @@ function lenChecked(d: Device, fill: Ref): void {
 
 /** VIRTIO_CONSOLE_* control events the device sends (§5.3.6.2). */
 const CONSOLE_EVENT = { DEVICE_ADD: 1, DEVICE_REMOVE: 2 } as const;
+/** DEVICE_ADD messages kept as evidence */
+const KEPT_CONSOLE_ADDS = 3;
 
 export function observationKey(vm: string, dev: string, code: ObservationCode): string {
   return `${vm}\u0000${dev}\u0000${code}`;
@@ -369,7 +371,10 @@ export class Platform {
         return;
       case 'console.control':
         if (!d) return this.unattributed(e);
-        (e.dir === 'to_driver' ? d.console.toDriver : d.console.toDevice).push({ event: e.event, value: e.value, ref });
+        if (e.dir === 'to_driver' && e.event === CONSOLE_EVENT.DEVICE_ADD) {
+          const adds = d.console.deviceAdds;
+          if (adds.n++ < KEPT_CONSOLE_ADDS) adds.first.push(ref);
+        }
         if (e.dir === 'to_driver' && e.port !== undefined) this.checkConsolePort(d, e.event, e.port, ref);
         d.claim({ id: DEVICE_ID.console, how: 'seen', basis: 'event', attributed: true, why: 'virtio-serial control messages (their lines name no device) are handled right after this device takes a chain', ref });
         return;

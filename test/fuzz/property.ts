@@ -17,7 +17,7 @@ import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { ANALYSES } from '../../src/analyses/registry.ts';
 import { convert } from '../../src/api/convert.ts';
-import { ArrowEventWriter } from '../../src/ingest/arrow/index.ts';
+import { ArrowEventWriter } from '../../src/ingest/arrow/codec.ts';
 import { runChecks } from '../../src/checks/runner.ts';
 import { InputError } from '../../src/ingest/errors.ts';
 import type { StatName } from '../../src/ingest/stats.ts';

@@ -20,8 +20,6 @@ export const avps46 = defineRule({
   rollUp: { areas: [...COMMON_DEVICE_AREAS, AREA], target: 'device' },
 });
 
-/** VIRTIO_CONSOLE_DEVICE_ADD (§5.3.6.2) */
-const DEVICE_ADD = 1;
 
 export const portAddRemove = defineRule({
   id: 'virtio-console.port-add-remove',
@@ -39,9 +37,9 @@ export const portAddRemove = defineRule({
   deviceTypes: [DEVICE_ID.console],
   evaluate(ctx, d) {
     return failOnObservations(ctx, d!, ['console.add-existing-port', 'console.remove-unknown-port'], () => {
-      const adds = d!.console.toDriver.filter((m) => m.event === DEVICE_ADD);
-      if (adds.length === 0) return { verdict: 'NOT-OBSERVED', message: 'the device sent no DEVICE_ADD or DEVICE_REMOVE the trace attributes to it' };
-      return { verdict: 'PASS', message: `${adds.length} DEVICE_ADD message(s), each for a port not yet added; no DEVICE_REMOVE of an unknown port`, evidence: adds.slice(0, 3).map((m) => m.ref) };
+      const adds = d!.console.deviceAdds;
+      if (adds.n === 0) return { verdict: 'NOT-OBSERVED', message: 'the device sent no DEVICE_ADD or DEVICE_REMOVE the trace attributes to it' };
+      return { verdict: 'PASS', message: `${adds.n} DEVICE_ADD message(s), each for a port not yet added; no DEVICE_REMOVE of an unknown port`, evidence: adds.first };
     });
   },
 });

@@ -11,8 +11,8 @@ import type { Adapter, LineParser, OpenOptions, OpenedSource, SourceInfo } from 
 import { readLineSource } from '../adapter.ts';
 import { SourceClock, TIMESTAMP_TOO_LARGE } from '../clock.ts';
 import type { Stats } from '../stats.ts';
-import { FTRACE_EVENTS } from './parse.ts';
-import { looksLikeFtrace, tokenize } from './tokenize.ts';
+import { FTRACE_EVENTS, type LineAt } from './parse.ts';
+import { looksLikeFtrace, notRecord, RecordScan, scanRecord } from './tokenize.ts';
 
 export { shiftTimestamp, tokenize } from './tokenize.ts';
 
@@ -33,44 +33,46 @@ export class FtraceLineParser implements LineParser {
   private readonly clock: SourceClock;
   /** driver tokens in flight: a vq_get_buf names only its token, the add that gave it names the queue */
   private readonly tokens = new Map<string, { dev: string; queue: number }>();
+  private readonly scan = new RecordScan();
+  private readonly at: LineAt;
 
   constructor(
     private readonly info: SourceInfo,
     private readonly stats: Stats,
   ) {
     this.clock = new SourceClock(info);
+    this.at = { ts: 0, vm: '', cpu: 0, file: info.file, line: 0 };
   }
 
   parseLine(line: string, lineNo: number, out: Event[]): string | undefined {
-    const t = tokenize(line);
-    if (t.kind === 'blank') return undefined;
-    if (t.kind === 'bad') return t.why;
-    if (t.kind === 'lost') {
-      this.stats.add('events.lost', this.info.file, lineNo, `CPU ${t.cpu}: ${t.count ?? 'some'} events lost by the tracer`);
+    const r = this.scan;
+    if (line.charCodeAt(0) === 35 /* # */ || !scanRecord(line, r)) {
+      const t = notRecord(line);
+      if (t.kind === 'bad') return t.why;
+      if (t.kind === 'lost') this.stats.add('events.lost', this.info.file, lineNo, `CPU ${t.cpu}: ${t.count ?? 'some'} events lost by the tracer`);
       return undefined;
     }
-    const r = t.rec;
     if (!Number.isSafeInteger(r.sec)) return 'bad timestamp';
     const ts = this.clock.stamp(r.sec, r.ns);
     if (ts === undefined) return TIMESTAMP_TOO_LARGE;
 
-    const mapper = FTRACE_EVENTS[r.event];
+    const event = line.slice(r.eventStart, r.eventEnd);
+    const mapper = FTRACE_EVENTS.get(event);
     if (mapper === undefined) {
-      this.stats.add('event.unknown', this.info.file, lineNo, r.event, r.event);
+      this.stats.add('event.unknown', this.info.file, lineNo, event, event);
       return undefined;
     }
-    const fields = mapper === null ? null : mapper(r.args);
-    if (typeof fields === 'string') return `${r.event}: ${fields}`;
-    if (fields === null) {
-      this.stats.add('event.ignored', this.info.file, lineNo, r.event, r.event);
+    const at = this.at;
+    at.ts = ts;
+    at.vm = this.info.vm;
+    at.cpu = r.cpu;
+    at.line = lineNo;
+    const e = mapper === null ? null : mapper(line.slice(r.argsStart), at);
+    if (typeof e === 'string') return `${event}: ${e}`;
+    if (e === null) {
+      this.stats.add('event.ignored', this.info.file, lineNo, event, event);
       return undefined;
     }
-    const e = fields as Event;
-    e.ts = ts;
-    e.vm = this.info.vm;
-    e.view = 'guest';
-    e.cpu = r.cpu;
-    e.src = { file: this.info.file, line: lineNo };
     if (e.kind === 'vq.add') this.tokens.set(e.token, { dev: e.dev!, queue: e.queue });
     else if (e.kind === 'vq.get_buf') {
       const q = this.tokens.get(e.token);

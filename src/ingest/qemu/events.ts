@@ -10,7 +10,12 @@ import { GPU_CMD } from '../../model/devices/gpu-codes.ts';
 import { SND_R } from '../../model/devices/sound-codes.ts';
 import type { Args } from './format.ts';
 
-/** What a mapper gets: the parsed arguments; it returns the event's kind-specific fields. */
+/**
+ * What a mapper gets: the parsed arguments (an object the byte reader reuses: keep none of it); it
+ * returns the event's kind-specific fields, copied from the arguments or constants. The byte reader
+ * checks the fields for negative numbers only when a number it read was negative: a mapper that
+ * computes a field (a difference) must not make one negative from non-negative arguments.
+ */
 type Fields = Omit<Event, 'ts' | 'vm' | 'src' | 'raw' | 'inferred'>;
 export type Mapper = (a: Args) => Fields | null;
 

@@ -1,7 +1,9 @@
 /**
  * QEMU's `log` trace backend (`-trace events=...,file=...`): one event a line,
  * `PID@SECONDS.MICROSECONDS:name args` with `-msg timestamp=on`, or `name args` without it.
- * Read by QEMU 7.2 and 10.0 alike; plain or gzip.
+ * Read by QEMU 7.2 and 10.0 alike; plain or gzip. Lines are tokenized from their bytes (no string
+ * a line) when they have the shape QEMU writes; any other line is read as text by the reference
+ * reader, which decides what it is (foreign, unknown, malformed).
  */
 import type { Event } from '../../model/events.ts';
 import type { Adapter, LineParser, OpenOptions, OpenedSource, SourceInfo } from '../adapter.ts';
@@ -9,10 +11,24 @@ import { readLineSource } from '../adapter.ts';
 import { SourceClock, TIMESTAMP_TOO_LARGE } from '../clock.ts';
 import { InputError } from '../errors.ts';
 import type { Stats } from '../stats.ts';
-import { compileDeclaration, parseArgs, type CompiledFormat } from './format.ts';
+import { compileDeclaration, matchBytes, MATCHED_NEGATIVE, NOT_MATCHED, parseArgs, type Args, type CompiledFormat } from './format.ts';
 import { QEMU_EVENTS, type QemuEventSpec } from './events.ts';
 
+/**
+ * Events only a vCPU thread logs (the guest's register accesses) and events only QEMU's main
+ * thread logs (VM run state changes, device realize): they tell whose thread a status line is.
+ */
+const VCPU_ONLY = new Set([
+  'virtio_mmio_read', 'virtio_mmio_write_offset', 'virtio_mmio_queue_write', 'virtio_mmio_guest_page',
+  'virtio_pci_notify_write', 'virtio_pci_notify_write_pio', 'msix_write_config',
+]);
+const MAIN_ONLY = new Set(['virtio_rng_vm_state_change', 'virtio_snd_vm_state_running', 'virtio_snd_vm_state_stopped', 'virtio_snd_realize', 'virtio_snd_unrealize']);
+
 interface CompiledEvent {
+  name: string;
+  /** whose thread logs it, when only one does */
+  thread: 'vcpu' | 'main' | undefined;
+  nameBytes: Buffer;
   spec: QemuEventSpec;
   formats: CompiledFormat[];
 }
@@ -24,9 +40,26 @@ const COMPILED = new Map<string, CompiledEvent>(
       if (c.name !== name) throw new Error(`declaration ${c.name} listed under ${name}`);
       return c.format;
     });
-    return [name, { spec, formats }];
+    const thread = VCPU_ONLY.has(name) ? 'vcpu' : MAIN_ONLY.has(name) ? 'main' : undefined;
+    return [name, { name, thread, nameBytes: Buffer.from(name, 'latin1'), spec, formats }];
   }),
 );
+
+/** The byte tokenizer's hash of an event name (h = h * 31 + byte, in 32 bits). */
+const nameHash = (h: number, c: number) => (Math.imul(h, 31) + c) | 0;
+
+/** The events by the hash of their name's bytes (its last 10 bits): the byte tokenizer finds a line's event without a string. */
+const BY_NAME_HASH: (CompiledEvent[] | undefined)[] = new Array<CompiledEvent[] | undefined>(1024).fill(undefined);
+for (const ev of COMPILED.values()) {
+  const h = ev.nameBytes.reduce(nameHash, 0) & 1023;
+  BY_NAME_HASH[h] = [...(BY_NAME_HASH[h] ?? []), ev];
+}
+
+function sameBytes(a: Buffer, b: Buffer, start: number, end: number): boolean {
+  if (a.length !== end - start) return false;
+  for (let k = 0; k < a.length; k++) if (a[k] !== b[start + k]) return false;
+  return true;
+}
 
 /** ns per unit of a fraction of a second written with n digits */
 const NS_SCALE = [0, 1e8, 1e7, 1e6, 1e5, 1e4, 1e3, 100, 10, 1];
@@ -69,16 +102,6 @@ function nonVirtioNic(name: string): string | undefined {
   return undefined;
 }
 
-/**
- * Events only a vCPU thread logs (the guest's register accesses) and events only QEMU's main
- * thread logs (VM run state changes, device realize): they tell whose thread a status line is.
- */
-const VCPU_ONLY = new Set([
-  'virtio_mmio_read', 'virtio_mmio_write_offset', 'virtio_mmio_queue_write', 'virtio_mmio_guest_page',
-  'virtio_pci_notify_write', 'virtio_pci_notify_write_pio', 'msix_write_config',
-]);
-const MAIN_ONLY = new Set(['virtio_rng_vm_state_change', 'virtio_snd_vm_state_running', 'virtio_snd_vm_state_stopped', 'virtio_snd_realize', 'virtio_snd_unrealize']);
-
 export const qemuLogAdapter: Adapter = {
   name: 'qemu-log',
   description: "QEMU trace log (the 'log' backend, with or without -msg timestamp=on), plain or gzip",
@@ -104,7 +127,7 @@ export const qemuLogAdapter: Adapter = {
   },
 };
 
-class QemuLineParser implements LineParser {
+export class QemuLineParser implements LineParser {
   private readonly typed = new Set<string>();
   private readonly clock: SourceClock;
   /** lines that are QEMU's (events, known or not, and QEMU lines that do not parse) */
@@ -134,8 +157,78 @@ class QemuLineParser implements LineParser {
     }
   }
 
+  /** The reference reader: a line's text. */
   parseLine(line: string, lineNo: number, out: Event[]): string | undefined {
-    const why = this.parseQemuLine(line, lineNo, out);
+    return this.judge(this.parseQemuLine(line, lineNo, out), line, lineNo);
+  }
+
+  /**
+   * The fast reader: a line's bytes, tokenized without a string, for lines of an event this adapter
+   * knows whose arguments have the shape QEMU prints; every other line (unknown events, foreign
+   * and broken lines) goes to the reference reader as text.
+   */
+  parseBytes(b: Buffer, start: number, end: number, lineNo: number, out: Event[]): string | undefined {
+    const ev = this.tokenize(b, start, end);
+    if (ev === undefined) return this.parseLine(b.toString('utf8', start, end), lineNo, out);
+    this.qemuLines++;
+    const thread = this.tokThread;
+    if (thread !== undefined) this.learnThread(thread, ev);
+    const f = ev.formats[0]!;
+    const why = this.emit(ev, f.scratch, this.tokSec, this.tokNs, thread, lineNo, out, this.tokNegative);
+    return why === undefined ? undefined : this.judge(why, b.toString('utf8', start, end), lineNo);
+  }
+
+  /** the tokenizer's last line: its time (sec -1: none), thread and whether a number in it is negative */
+  private tokSec = -1;
+  private tokNs = 0;
+  private tokThread: number | undefined;
+  private tokNegative = false;
+
+  /**
+   * The event of a line in the shape QEMU writes (`PID@S.F:name args` or `name args`, ASCII
+   * numbers of at most 15 digits), its arguments matched by its first declared format; undefined
+   * for any other line. Changes nothing but the tok* fields and the format's scratch arguments.
+   */
+  private tokenize(b: Buffer, start: number, end: number): CompiledEvent | undefined {
+    let i = start;
+    this.tokSec = -1;
+    this.tokNs = 0;
+    this.tokThread = undefined;
+    const c0 = b[i]!;
+    if (c0 >= 48 && c0 <= 57) {
+      let v = 0;
+      for (; i < end && b[i]! >= 48 && b[i]! <= 57; i++) v = v * 10 + (b[i]! - 48);
+      if (i === start || i - start > 15 || i >= end || b[i] !== 64) return undefined; // '@'
+      this.tokThread = v;
+      const s0 = ++i;
+      v = 0;
+      for (; i < end && b[i]! >= 48 && b[i]! <= 57; i++) v = v * 10 + (b[i]! - 48);
+      if (i === s0 || i - s0 > 15 || i >= end || b[i] !== 46) return undefined; // '.'
+      this.tokSec = v;
+      const f0 = ++i;
+      v = 0;
+      for (; i < end && b[i]! >= 48 && b[i]! <= 57; i++) v = v * 10 + (b[i]! - 48);
+      if (i === f0 || i - f0 > 9 || i >= end || b[i] !== 58) return undefined; // ':'
+      this.tokNs = v * NS_SCALE[i - f0]!;
+      i++;
+    }
+    const nameStart = i;
+    let h = 0;
+    for (; i < end && b[i] !== 32; i++) h = nameHash(h, b[i]!);
+    const candidates = BY_NAME_HASH[h & 1023];
+    if (candidates === undefined) return undefined;
+    let ev: CompiledEvent | undefined;
+    for (const c of candidates) if (sameBytes(c.nameBytes, b, nameStart, i)) ev = c;
+    // an event declared twice (its format changed between QEMU versions) is left to the text reader, which tries each
+    if (ev === undefined || ev.formats.length !== 1) return undefined;
+    const m = matchBytes(ev.formats[0]!, b, i < end ? i + 1 : end, end);
+    if (m === NOT_MATCHED) return undefined;
+    this.tokNegative = m === MATCHED_NEGATIVE;
+    return ev;
+  }
+
+  /** A line the reader found bad: another program's (counted apart) or a QEMU line that is not an event. */
+  private judge(why: string | undefined, line: string, lineNo: number): string | undefined {
     if (why === undefined) return undefined;
     if (isForeign(line)) {
       this.firstForeign ??= lineNo;
@@ -186,7 +279,7 @@ class QemuLineParser implements LineParser {
       return undefined;
     }
     this.qemuLines++;
-    if (thread !== undefined) this.learnThread(thread, name);
+    if (thread !== undefined) this.learnThread(thread, ev);
     const argText = nameEnd < line.length ? line.slice(nameEnd + 1) : '';
     let args;
     for (const f of ev.formats) {
@@ -194,12 +287,16 @@ class QemuLineParser implements LineParser {
       if (args) break;
     }
     if (!args) return `arguments do not match ${name}'s declared format`;
+    return this.emit(ev, args, sec, ns, thread, lineNo, out, true);
+  }
 
+  /** The events of a known event's line, its arguments read (`negative`: some number in them may be below 0). */
+  private emit(ev: CompiledEvent, args: Args, sec: number, ns: number, thread: number | undefined, lineNo: number, out: Event[], negative: boolean): string | undefined {
     // a line without the PID@time prefix carries no time: it happened at the clock's last reading
     const ts = sec < 0 ? this.clock.now : this.clock.stamp(sec, ns);
     if (ts === undefined) return TIMESTAMP_TOO_LARGE;
 
-    const { spec } = ev;
+    const { spec, name } = ev;
     if (spec.provesType) {
       const dev = String(args[spec.provesType.arg]);
       if (!this.typed.has(dev)) {
@@ -216,12 +313,15 @@ class QemuLineParser implements LineParser {
       this.stats.add('event.ignored', this.info.file, lineNo, name, name);
       return undefined;
     }
-    for (const k in fields) {
-      const v = (fields as Record<string, unknown>)[k];
-      // only a backend's return code may be negative; a negative size or index is a corrupt line
-      if (typeof v === 'number' && v < 0 && k !== 'ret') {
-        this.stats.add('event.invalid', this.info.file, lineNo, `${name}: ${k} ${v} cannot be negative: line dropped`);
-        return undefined;
+    // mappers copy arguments and constants: a field is negative only when a number read was
+    if (negative) {
+      for (const k in fields) {
+        const v = (fields as Record<string, unknown>)[k];
+        // only a backend's return code may be negative; a negative size or index is a corrupt line
+        if (typeof v === 'number' && v < 0 && k !== 'ret') {
+          this.stats.add('event.invalid', this.info.file, lineNo, `${name}: ${k} ${v} cannot be negative: line dropped`);
+          return undefined;
+        }
       }
     }
     const e = fields as Event;
@@ -233,11 +333,11 @@ class QemuLineParser implements LineParser {
     return undefined;
   }
 
-  private learnThread(thread: number, name: string): void {
+  private learnThread(thread: number, ev: CompiledEvent): void {
     if (this.firstThread === undefined) this.firstThread = thread;
     if (thread < this.lowestThread) this.lowestThread = thread;
-    if (VCPU_ONLY.has(name)) this.vcpuThreads.add(thread);
-    else if (MAIN_ONLY.has(name)) this.mainThreads.add(thread);
+    if (ev.thread === 'vcpu') this.vcpuThreads.add(thread);
+    else if (ev.thread === 'main') this.mainThreads.add(thread);
   }
 
   /**
