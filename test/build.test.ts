@@ -14,8 +14,8 @@ const root = join(import.meta.dirname, '..');
 const out = join(root, 'tmp', `build-test-${process.pid}`);
 afterAll(() => rmSync(out, { recursive: true, force: true }));
 
-function runCompiled(code: string): { code: number | null; out: string; err: string } {
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8', cwd: tempDir() });
+function runCompiled(code: string, nodeFlags: string[] = []): { code: number | null; out: string; err: string } {
+  const r = spawnSync(process.execPath, [...nodeFlags, '--input-type=module', '-e', code], { encoding: 'utf8', cwd: tempDir() });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
@@ -32,9 +32,11 @@ describe('the compiled CLI', () => {
     expect(help.code).toBe(0);
     expect(help.out).toMatch(/Usage: avpscope/);
 
-    // a store written by the compiled worker thread, then judged by the compiled CLI
+    // a store written by the compiled worker thread, then judged by the compiled CLI; node started
+    // with V8 flags a Worker refuses (a user profiling or raising the heap) still gets its worker
     const w = runCompiled(
       `const { ingest } = await import(${ingest}); const r = await ingest({ files: [${JSON.stringify(MICROVM_LEGACY)}], db: ${JSON.stringify(db)}, storeThread: 'worker' }); r.store.close(); console.log(r.timings.storeWorkerCpu !== undefined);`,
+      ['--expose-gc', '--max-old-space-size=2048'],
     );
     expect(w.err).toBe('');
     expect(w.out.trim()).toBe('true');

@@ -34,11 +34,25 @@ export async function stopStoreWorkers(): Promise<void> {
  */
 const WORKER_LIMITS = { maxYoungGenerationSizeMb: 8 };
 
+/** This process's node options that load code (tsx in development, a user's --import): the worker
+ *  needs them. Worker refuses V8 and process-wide flags (`node --expose-gc avpscope ...` would fail). */
+const LOADER_FLAGS = new Set(['--import', '--require', '-r', '--loader', '--experimental-loader', '--conditions', '-C']);
+
+export function workerExecArgv(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const eq = a.indexOf('=');
+    if (!LOADER_FLAGS.has(eq < 0 ? a : a.slice(0, eq))) continue;
+    out.push(a);
+    if (eq < 0 && i + 1 < argv.length) out.push(argv[++i]!);
+  }
+  return out;
+}
+
 /** The worker runs the compiled module next to this one, or (in development) the TypeScript through tsx. */
 function startWorker(): Worker {
-  // the worker takes this process's node options, but not one that only applies to `node -e`
-  const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type'));
-  const options = { execArgv, resourceLimits: WORKER_LIMITS };
+  const options = { execArgv: workerExecArgv(process.execArgv), resourceLimits: WORKER_LIMITS };
   if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./store-worker.js', import.meta.url), options);
   const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm/api')).href;
   const url = new URL('./store-worker.ts', import.meta.url).href;
