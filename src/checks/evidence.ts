@@ -1,10 +1,11 @@
 /**
  * Evidence shows the trace's own lines. Events do not carry their text through the pipeline (that
  * would cost memory on every line), so the lines a report cites are fetched afterwards, with one
- * streamed pass per file.
+ * streamed pass per file up to the last line cited. The pass reads bytes and decodes only the cited
+ * lines: on a large trace it reads as fast as the file comes.
  */
 import type { Ref } from '../model/observations.ts';
-import { readLines } from '../ingest/lines.ts';
+import { readByteLines } from '../ingest/lines.ts';
 
 export async function attachRawLines(refs: Ref[]): Promise<void> {
   const wanted = new Map<string, Map<number, Ref[]>>();
@@ -17,14 +18,18 @@ export async function attachRawLines(refs: Ref[]): Promise<void> {
     else byLine.set(r.src.line, [r]);
   }
   for (const [file, byLine] of wanted) {
-    const last = Math.max(...byLine.keys());
+    const lines = [...byLine.keys()].sort((a, b) => a - b);
+    let next = 0;
     try {
-      for await (const b of readLines(file)) {
-        for (let i = 0; i < b.lines.length; i++) {
-          const hit = byLine.get(b.first + i);
-          if (hit) for (const r of hit) r.raw = b.lines[i];
+      for await (const b of readByteLines(file)) {
+        for (; next < lines.length && lines[next]! < b.first + b.count; next++) {
+          const i = lines[next]! - b.first;
+          let end = b.ends[i]!;
+          if (end > 0 && b.bytes[end - 1] === 13) end--; // CR LF: the text readers drop the CR
+          const raw = b.bytes.toString('utf8', i === 0 ? 0 : b.ends[i - 1]! + 1, end);
+          for (const r of byLine.get(lines[next]!)!) r.raw = raw;
         }
-        if (b.first + b.lines.length > last) break;
+        if (next === lines.length) break;
       }
     } catch {
       // the evidence keeps its file:line; a file that moved since ingest only loses the text
