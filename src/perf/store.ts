@@ -42,7 +42,7 @@ export const MEMORY = ':memory:';
 const INSTANCE_OPTIONS = { autoinstall_known_extensions: 'false', autoload_known_extensions: 'true', memory_limit: '256MB' };
 /** A store file being written needs less: what it appended is on disk, and DuckDB's cache of it
  *  only grew with the trace. One thread: one appender feeds it, and each DuckDB thread keeps its own
- *  allocation caches. (256 MB and 2 threads -> 32 MB and 1: peak RSS 416 -> 356 MiB on the 5 M-line
+ *  allocation caches. (64 MB and 2 threads -> 32 MB and 1: peak RSS 416 -> 356 MiB on the 5 M-line
  *  bench log, 372 MiB at 20 M, the same CPU.) A store in memory keeps the larger limit: all of it
  *  lives in that pool. */
 const WRITE_OPTIONS = { ...INSTANCE_OPTIONS, memory_limit: '32MB', threads: '1' };
