@@ -9,7 +9,7 @@ import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { InputError } from '../ingest/errors.ts';
 import { recycle, typedArrays, type ColumnBatch } from './store-columns.ts';
-import { BatchingWriter, dropTarget, installTarget, openStore, takeTarget, type RowWriter, type StoreHandle, type StoreTarget, type StoreWriting } from './store.ts';
+import { BatchingWriter, dropTarget, duckdb, installTarget, openStore, takeTarget, type RowWriter, type StoreHandle, type StoreTarget, type StoreWriting } from './store.ts';
 import type { StoreReply, StoreRequest } from './store-worker.ts';
 import type { TableDecl } from './tables.ts';
 
@@ -164,6 +164,8 @@ export class ThreadedStoreWriter implements StoreWriting {
 
   async commit(): Promise<StoreHandle> {
     for (const w of this.writers) w.flush();
+    // this thread reads the store next: it loads DuckDB while the worker finishes writing
+    duckdb().catch(() => undefined);
     await this.request({ op: 'close' });
     await this.worker.terminate();
     await installTarget(this.target);

@@ -12,7 +12,6 @@
 import { closeSync, existsSync, openSync, readFileSync, readSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import type { DuckDBAppender, DuckDBConnection, DuckDBDataChunk, DuckDBInstance, DuckDBType } from '@duckdb/node-api';
 import { InputError } from '../ingest/errors.ts';
-import { ADAPTERS } from '../ingest/registry.ts';
 import { checkOutputPath } from '../io/atomic-write.ts';
 import { own, pidAlive, release, removeTemp, sweepStale, tempBeside } from '../io/temp-files.ts';
 import { BatchBuilder, NULL_BOOLEAN, recycle, typedArrays, type ColumnBatch, type ColumnData, type TextColumn } from './store-columns.ts';
@@ -25,7 +24,7 @@ let loaded: DuckDBModule | undefined;
 /** DuckDB's C API as node-api wraps it: a whole column goes into a vector in one copy through it. */
 let bindings: Bindings | undefined;
 /** DuckDB is loaded on first use, so that commands that need no store (`--help`) start fast. */
-async function duckdb(): Promise<DuckDBModule> {
+export async function duckdb(): Promise<DuckDBModule> {
   // a CommonJS module: its exports are the default export
   bindings ??= ((await import('@duckdb/node-bindings')) as unknown as { default: Bindings }).default;
   return (loaded ??= await import('@duckdb/node-api'));
@@ -226,8 +225,11 @@ export class DbWriter {
       throw new InputError(`cannot create a database next to it: ${(e as Error).message}`, shown);
     }
     const conn = await instance.connect();
+    // one transaction: one commit to the file instead of one per table
+    await conn.run('BEGIN TRANSACTION');
     for (const t of ALL_TABLES) await conn.run(ddl(t as TableDecl<unknown>));
     for (const v of CORE_VIEWS) await conn.run(v.sql);
+    await conn.run('COMMIT');
     return new DbWriter(instance, conn);
   }
 
@@ -394,8 +396,9 @@ export class StoreWriter implements StoreWriting {
   }
 }
 
-/** What a file is, for a message that refuses to replace it. */
-function whatItIs(path: string): string {
+/** What a file is, for a message that refuses to replace it. The sniffers (every adapter, zod with
+ *  them) are loaded only then: the store's worker imports this module and needs none of them. */
+async function whatItIs(path: string): Promise<string> {
   const head = Buffer.alloc(4096);
   let n = 0;
   try {
@@ -412,6 +415,7 @@ function whatItIs(path: string): string {
   if (n === 0) return 'an empty file';
   if (b[0] === 0x1f && b[1] === 0x8b) return 'gzip data (a compressed trace?)';
   const text = b.toString('utf8');
+  const { ADAPTERS } = await import('../ingest/registry.ts');
   const a = ADAPTERS.find((x) => x.sniff(text, b));
   if (a) return `a trace (${a.name})`;
   return b.includes(0) ? 'binary data' : 'a text file';
@@ -433,7 +437,7 @@ async function assertReplaceable(path: string): Promise<void> {
   } finally {
     closeSync(fd);
   }
-  if (!looksLikeDuckDb(head)) throw refuse(whatItIs(path));
+  if (!looksLikeDuckDb(head)) throw refuse(await whatItIs(path));
   let store: StoreHandle;
   try {
     store = await openStore(path);
