@@ -1,7 +1,8 @@
 /**
- * lines.ts reads a file in 1 MiB chunks: lines cut by a chunk's end, lines longer than a chunk,
- * CR ends and a last line without a newline come out whole, numbered, as text and as bytes, plain
- * and gzip, the same as a plain split of the whole file.
+ * lines.ts reads a file in 1 MiB chunks and hands them on in runs of about 128 KiB of lines: lines
+ * cut by a chunk's end, lines longer than a chunk or a run, empty lines at a run's edge, CR ends and a
+ * last line without a newline come out whole, numbered, as text and as bytes, plain and gzip, the same
+ * as a plain split of the whole file.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,7 +19,7 @@ async function textLines(file: string): Promise<{ lines: string[]; firsts: numbe
     expect(b.first).toBe(out.length + 1);
     firsts.push(b.first);
     cut.push(b.unterminated);
-    out.push(...b.lines);
+    for (const l of b.lines) out.push(l);
   }
   return { lines: out, firsts, cut };
 }
@@ -70,5 +71,28 @@ describe('lines of a file larger than a chunk', () => {
     const got = await byteLines(file);
     expect(got.lines).toEqual(expected);
     expect(got.cut.at(-1)).toBe(true);
+  });
+});
+
+describe('small and empty-line files', () => {
+  const dir = tempDir();
+  const cases: [string, string][] = [
+    ['one newline', '\n'],
+    ['two newlines', '\n\n'],
+    ['no newline', 'a'],
+    ['one line', 'a\n'],
+    ['empty lines around one', '\n\n\na\n\n'],
+    // runs are cut after a line: here every line is empty, so a cut falls on an empty one
+    ['300 k empty lines', '\n'.repeat(300_000)],
+    ['a line longer than a run between empty ones', '\n' + 'z'.repeat(200_000) + '\n\n'],
+  ];
+  it.each(cases)('%s: the lines of a plain split, as text and as bytes', async (name, text) => {
+    const file = join(dir, name.replace(/\W/g, '_'));
+    writeFileSync(file, text);
+    const expected = text.split('\n');
+    // a file ending in a newline has no line after it: the split's last empty piece is not one
+    if (text.endsWith('\n')) expected.pop();
+    expect((await textLines(file)).lines).toEqual(expected);
+    expect((await byteLines(file)).lines).toEqual(expected);
   });
 });

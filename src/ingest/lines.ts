@@ -245,8 +245,11 @@ async function* lineChunks(file: string, at: { line: number }): AsyncGenerator<{
       carry = end + 1 < chunk.length ? chunk.subarray(end + 1) : undefined;
       for (let from = 0; from <= end; ) {
         // a run of about RUN bytes, cut after a line (a line longer than that: after it)
-        let to = from + RUN >= end ? end : chunk.lastIndexOf(10, from + RUN);
-        if (to <= from) to = chunk.indexOf(10, from + RUN);
+        let to = end;
+        if (from + RUN < end) {
+          to = chunk.lastIndexOf(10, from + RUN);
+          if (to < from) to = chunk.indexOf(10, from + RUN);
+        }
         yield { bytes: chunk.subarray(from, to), unterminated: false };
         from = to + 1;
       }
