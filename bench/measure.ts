@@ -1,8 +1,9 @@
 /**
- * Measures one trace file in this process, with the compiled code in dist/ (what users run): a bare
- * scan (read the file, inflate it if gzip, count newlines: the floor any reader of it pays), a pass
- * of the adapter alone (read + tokenize), then the full ingest into a DuckDB file, with its stage
- * times, where its CPU time went and the size of the store it wrote. Prints one JSON line.
+ * Measures one trace file with the compiled code in dist/ (what users run). `passes`: a bare scan
+ * (read the file, inflate it if gzip, count newlines: the floor any reader of it pays) and a pass of
+ * the adapter alone (read + tokenize). `ingest`: the full ingest into a DuckDB file, with its stage
+ * times, where its CPU time went, its peak RSS and the size of the store it wrote. The two run in
+ * separate processes (bench/run.ts), so that the ingest's peak memory is its own. Prints one JSON line.
  */
 import { createReadStream, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -48,34 +49,33 @@ const processCpu = () => {
   return (u.user + u.system) / 1e6;
 };
 
-const scan = await bareScan();
-const adapterSeconds = await adapterPass();
-// one store per process: two benches may share bench/out
-const db = join(import.meta.dirname, 'out', `bench-${process.pid}.duckdb`);
-rmSync(db, { force: true });
-const [main0, all0] = [threadCpu(), processCpu()];
-const r = await ingest({ files: [file], db });
-const [main1, all1] = [threadCpu(), processCpu()];
-r.store.close();
-const storeBytes = statSync(db).size;
-rmSync(db, { force: true });
-const t = r.timings;
-process.stdout.write(
-  JSON.stringify({
-    events: r.run.events,
-    lines: scan.lines,
-    bytes: t.bytes,
-    seconds: t.total,
-    scanSeconds: scan.seconds,
-    stages: {
-      read: scan.seconds,
-      tokenize: Math.max(0, adapterSeconds - scan.seconds),
-      replay: Math.max(0, t.pipeline - adapterSeconds),
+const mode = process.argv[3];
+if (mode === 'passes') {
+  const scan = await bareScan();
+  const adapterSeconds = await adapterPass();
+  process.stdout.write(JSON.stringify({ lines: scan.lines, scanSeconds: scan.seconds, adapterSeconds }) + '\n');
+} else if (mode === 'ingest') {
+  // one store per process: two benches may share bench/out
+  const db = join(import.meta.dirname, 'out', `bench-${process.pid}.duckdb`);
+  rmSync(db, { force: true });
+  const [main0, all0] = [threadCpu(), processCpu()];
+  const r = await ingest({ files: [file], db });
+  const [main1, all1] = [threadCpu(), processCpu()];
+  r.store.close();
+  const storeBytes = statSync(db).size;
+  rmSync(db, { force: true });
+  const t = r.timings;
+  process.stdout.write(
+    JSON.stringify({
+      events: r.run.events,
+      bytes: t.bytes,
+      seconds: t.total,
+      pipeline: t.pipeline,
       store: t.store,
       checks: t.checks,
-    },
-    cpu: { main: main1 - main0, storeWorker: t.storeWorkerCpu ?? 0, other: all1 - all0 - (main1 - main0) - (t.storeWorkerCpu ?? 0) },
-    peakRssMiB: process.resourceUsage().maxRSS / 1024,
-    storeBytes,
-  }) + '\n',
-);
+      cpu: { main: main1 - main0, storeWorker: t.storeWorkerCpu ?? 0, other: all1 - all0 - (main1 - main0) - (t.storeWorkerCpu ?? 0) },
+      peakRssMiB: process.resourceUsage().maxRSS / 1024,
+      storeBytes,
+    }) + '\n',
+  );
+} else throw new Error(`usage: measure.ts FILE passes|ingest (got ${mode})`);

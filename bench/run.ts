@@ -53,10 +53,31 @@ interface Measure {
   storeBytes: number;
 }
 
-/** One measurement, in a child process (see bench/measure.ts). */
+/** One measurement: the bare scan and the adapter pass in one child process, the ingest in another (see bench/measure.ts). */
 function measure(file: string): Measure {
-  const out = execFileSync(process.execPath, ['--import', 'tsx', join(root, 'bench', 'measure.ts'), file], { cwd: root, encoding: 'utf8', maxBuffer: 1 << 20 });
-  return JSON.parse(out.trim().split('\n').at(-1)!) as Measure;
+  const child = <T>(mode: string): T => {
+    const out = execFileSync(process.execPath, ['--import', 'tsx', join(root, 'bench', 'measure.ts'), file, mode], { cwd: root, encoding: 'utf8', maxBuffer: 1 << 20 });
+    return JSON.parse(out.trim().split('\n').at(-1)!) as T;
+  };
+  const p = child<{ lines: number; scanSeconds: number; adapterSeconds: number }>('passes');
+  const i = child<Omit<Measure, 'lines' | 'scanSeconds' | 'stages'> & { pipeline: number; store: number; checks: number }>('ingest');
+  return {
+    events: i.events,
+    lines: p.lines,
+    bytes: i.bytes,
+    seconds: i.seconds,
+    scanSeconds: p.scanSeconds,
+    stages: {
+      read: p.scanSeconds,
+      tokenize: Math.max(0, p.adapterSeconds - p.scanSeconds),
+      replay: Math.max(0, i.pipeline - p.adapterSeconds),
+      store: i.store,
+      checks: i.checks,
+    },
+    cpu: i.cpu,
+    peakRssMiB: i.peakRssMiB,
+    storeBytes: i.storeBytes,
+  };
 }
 
 async function traceFor(c: Case): Promise<string> {
