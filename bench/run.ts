@@ -5,10 +5,11 @@
  * the same log gzipped and guest ftrace text at the middle size; each run in a fresh process so that
  * its peak memory is its own. Prints per run events/s, MB/s, peak RSS, a bare scan of the same file
  * (Node's floor for reading it) with the ratio, the time of each stage and the CPU time of each
- * thread; then the issue's targets, met or by how much they are missed.
+ * thread; then the start-up of `--help` and of `check` on a small trace, and the issue's targets, met or by how much
+ * they are missed.
  */
-import { execFileSync } from 'node:child_process';
-import { createReadStream, createWriteStream, existsSync, mkdirSync, renameSync, statSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createReadStream, createWriteStream, existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
@@ -145,5 +146,19 @@ if (q) judge('ratio to the bare scan', q.seconds / q.scanSeconds, 8, false, 'x')
 const rss = results.filter((r) => r.c.name === 'qemu-log').map((r) => r.m.peakRssMiB);
 if (rss.length > 0) judge('peak RSS, largest of the qemu-log sizes', Math.max(...rss), 400, false, ' MiB');
 if (rss.length > 1) judge(`peak RSS growth from ${f2(sizes[0]! / 1e6)} M to ${f2(sizes.at(-1)! / 1e6)} M lines`, Math.max(...rss) / Math.min(...rss), 1.1, false, 'x');
+// start-up, as users run the CLI: the median of five runs each
+const wall = (args: string[]) => {
+  const times: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const t0 = performance.now();
+    spawnSync(process.execPath, [join(root, 'bin', 'avpscope.js'), ...args], { cwd: root, stdio: 'ignore' });
+    times.push((performance.now() - t0) / 1000);
+  }
+  return times.sort((a, b) => a - b)[2]!;
+};
+const checkDb = join(outDir, `check-${process.pid}.duckdb`);
+judge('avpscope --help, seconds', wall(['--help']), 0.3, false, ' s');
+judge('check on the bundled 5 k-line trace (microvm-modern), seconds', wall(['check', 'traces/qemu-7.2/microvm-modern.trace.gz', '--db', checkDb]), 0.6, false, ' s');
+rmSync(checkDb, { force: true });
 process.stdout.write(`\ntargets (issue 12):\n${lines.join('\n')}\n`);
 process.stdout.write(`\nmachine: ${execFileSync('nproc', { encoding: 'utf8' }).trim()} cores, load average ${execFileSync('cat', ['/proc/loadavg'], { encoding: 'utf8' }).split(' ').slice(0, 3).join(' ')}, node ${process.version}\n`);
