@@ -3,7 +3,9 @@
  * (read the file, inflate it if gzip, count newlines: the floor any reader of it pays) and a pass of
  * the adapter alone (read + tokenize). `ingest`: the full ingest into a DuckDB file, with its stage
  * times, where its CPU time went, its peak RSS and the size of the store it wrote. The two run in
- * separate processes (bench/run.ts), so that the ingest's peak memory is its own. Prints one JSON line.
+ * separate processes (bench/run.ts), so that the ingest's peak memory is its own. bench/run.ts runs this
+ * file compiled to JavaScript, with plain node as users run the CLI: tsx's loader (a thread of its
+ * own) would add its memory to the peak. Usage: FILE passes|ingest REPOSITORY. Prints one JSON line.
  */
 import { createReadStream, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,7 +15,8 @@ import { createGunzip } from 'node:zlib';
 type IngestModule = typeof import('../src/api/ingest.ts');
 type PipelineModule = typeof import('../src/pipeline.ts');
 type StatsModule = typeof import('../src/ingest/stats.ts');
-const dist = (m: string) => pathToFileURL(join(import.meta.dirname, '..', 'dist', m)).href;
+const repo = process.argv[4]!;
+const dist = (m: string) => pathToFileURL(join(repo, 'dist', m)).href;
 const { ingest } = (await import(dist('api/ingest.js'))) as IngestModule;
 const { openSources } = (await import(dist('pipeline.js'))) as PipelineModule;
 const { Stats } = (await import(dist('ingest/stats.js'))) as StatsModule;
@@ -56,7 +59,7 @@ if (mode === 'passes') {
   process.stdout.write(JSON.stringify({ lines: scan.lines, scanSeconds: scan.seconds, adapterSeconds }) + '\n');
 } else if (mode === 'ingest') {
   // one store per process: two benches may share bench/out
-  const db = join(import.meta.dirname, 'out', `bench-${process.pid}.duckdb`);
+  const db = join(repo, 'bench', 'out', `bench-${process.pid}.duckdb`);
   rmSync(db, { force: true });
   const [main0, all0] = [threadCpu(), processCpu()];
   const r = await ingest({ files: [file], db });
@@ -78,4 +81,4 @@ if (mode === 'passes') {
       storeBytes,
     }) + '\n',
   );
-} else throw new Error(`usage: measure.ts FILE passes|ingest (got ${mode})`);
+} else throw new Error(`usage: measure FILE passes|ingest REPOSITORY (got ${mode})`);

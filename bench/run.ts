@@ -9,10 +9,11 @@
  * they are missed.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { createReadStream, createWriteStream, existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
+import ts from 'typescript';
 import { makeTrace, type TraceFormat } from './make-trace.ts';
 
 const root = join(import.meta.dirname, '..');
@@ -57,7 +58,7 @@ interface Measure {
 /** One measurement: the bare scan and the adapter pass in one child process, the ingest in another (see bench/measure.ts). */
 function measure(file: string): Measure {
   const child = <T>(mode: string): T => {
-    const out = execFileSync(process.execPath, ['--import', 'tsx', join(root, 'bench', 'measure.ts'), file, mode], { cwd: root, encoding: 'utf8', maxBuffer: 1 << 20 });
+    const out = execFileSync(process.execPath, [measureJs, file, mode, root], { cwd: root, encoding: 'utf8', maxBuffer: 1 << 20 });
     return JSON.parse(out.trim().split('\n').at(-1)!) as T;
   };
   const p = child<{ lines: number; scanSeconds: number; adapterSeconds: number }>('passes');
@@ -101,6 +102,9 @@ async function traceFor(c: Case): Promise<string> {
 process.stderr.write('building dist/ (the compiled CLI the bench measures) ...\n');
 execFileSync('npm', ['run', '--silent', 'build'], { cwd: root, stdio: 'inherit' });
 mkdirSync(outDir, { recursive: true });
+// the measuring child runs as JavaScript under plain node (see bench/measure.ts)
+const measureJs = join(outDir, 'measure.mjs');
+writeFileSync(measureJs, ts.transpileModule(readFileSync(join(root, 'bench', 'measure.ts'), 'utf8'), { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText);
 
 const f1 = (x: number) => x.toFixed(1);
 const f2 = (x: number) => x.toFixed(2);
