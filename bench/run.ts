@@ -5,8 +5,8 @@
  * the same log gzipped and guest ftrace text at the middle size; each run in a fresh process so that
  * its peak memory is its own. Prints per run events/s, MB/s, peak RSS, a bare scan of the same file
  * (Node's floor for reading it) with the ratio, the time of each stage and the CPU time of each
- * thread; then the start-up of `--help` and of `check` on a small trace, and the issue's targets, met or by how much
- * they are missed.
+ * thread; then the start-up of `--help` and of `check` on a small trace, the issue's targets, met or by how much
+ * they are missed, and where the main thread's time goes (a CPU profile of the middle-size QEMU-log ingest).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createReadStream, createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -165,4 +165,11 @@ judge('avpscope --help, seconds', wall(['--help']), 0.3, false, ' s');
 judge('check on the bundled 5 k-line trace (microvm-modern), seconds', wall(['check', 'traces/qemu-7.2/microvm-modern.trace.gz', '--db', checkDb]), 0.6, false, ' s');
 rmSync(checkDb, { force: true });
 process.stdout.write(`\ntargets (issue 12):\n${lines.join('\n')}\n`);
+// what explains the figures: the main thread of the middle-size QEMU-log ingest, profiled in a run of its own
+const profiled = CASES.find((c) => c.name === 'qemu-log' && c.size === middle);
+if (profiled) {
+  const out = execFileSync(process.execPath, [measureJs, join(outDir, `${profiled.format}-${profiled.size}.trace`), 'profile', root], { cwd: root, encoding: 'utf8' });
+  const parts = Object.entries(JSON.parse(out.trim().split('\n').at(-1)!) as Record<string, number>);
+  process.stdout.write(`\nmain thread of the qemu-log ${f2(middle / 1e6)} M-line ingest, by CPU profile (a run of its own):\n${parts.map(([k, v]) => `  ${String(v).padStart(3)} %  ${k}`).join('\n')}\n`);
+}
 process.stdout.write(`\nmachine: ${execFileSync('nproc', { encoding: 'utf8' }).trim()} cores, load average ${execFileSync('cat', ['/proc/loadavg'], { encoding: 'utf8' }).split(' ').slice(0, 3).join(' ')}, node ${process.version}\n`);
