@@ -169,6 +169,10 @@ describe('every rule: PASS, FAIL and NOT-OBSERVED on real traces', async () => {
     const r = await edited('readable-rng', replaceLine(pop, /in_num 1 out_num 0$/, 'in_num 0 out_num 1'));
     expect(one(r, 'virtio.vq.chain-layout', rng)).toMatchObject({ verdict: 'FAIL', target: 'driver' });
     expect(of(cut, 'virtio.vq.chain-layout')[blk]).toBe('NOT-OBSERVED');
+    // the network device's type is guessed from its chains' layout: that layout is not judged against the guess
+    const net = modern.findings.find((f) => f.rule === 'virtio.vq.chain-layout' && f.dev_type === 'net')!;
+    expect(net).toMatchObject({ verdict: 'NOT-OBSERVED', dev_type_how: 'inferred' });
+    expect(net.inferred.join(' ')).toMatch(/is virtio-net: .*queue/);
   });
 
   it('virtio-blk.status (device) and AVPS-v2.0-4 (its roll-up): a status byte no VIRTIO_BLK_S_* defines', async () => {

@@ -13,7 +13,9 @@ const AREA = 'console';
 /** A console the trace shows: a virtio console device that moved data, or the guest's console lines. */
 function consoleSeen(ctx: RuleContext): { what: string; ref: Ref } | undefined {
   for (const d of ctx.devices) {
-    if (d.type()?.id !== DEVICE_ID.console) continue;
+    // a console guessed from queue shapes could be another device: no verdict rests on it
+    const t = d.type();
+    if (t?.id !== DEVICE_ID.console || t.how !== 'seen') continue;
     const q = [...d.queues.values()].find((x) => x.firstFill);
     if (q?.firstFill) return { what: `virtio console ${d.id} carried ${d.console.bytesToHost} bytes from the guest`, ref: q.firstFill };
   }

@@ -125,7 +125,10 @@ export const chainLayout = defineRule({
     return failOnObservations(ctx, d!, ['vq.bad-shape'], () => {
       const n = completedChains(d!);
       if (n === 0) return { verdict: 'NOT-OBSERVED', message: 'the device took no chain in the trace' };
-      if (d!.type() === undefined) return { verdict: 'NOT-OBSERVED', message: "the device's type is unknown, so is the layout its queues prescribe" };
+      const t = d!.type();
+      if (t === undefined) return { verdict: 'NOT-OBSERVED', message: "the device's type is unknown, so is the layout its queues prescribe" };
+      // a type guessed from the chains' layout cannot vouch for that layout (the model checks shapes only against a named type)
+      if (d!.typeFromShapesOnly()) return { verdict: 'NOT-OBSERVED', message: `the device is virtio-${t.name} only by the layout of its chains, so that layout is not judged against it`, inferred: [`${d!.id} is virtio-${t.name}: ${t.why}`] };
       return { verdict: 'PASS', message: `${n} chains, each of the layout its queue prescribes`, evidence: firstFills(d!) };
     });
   },
