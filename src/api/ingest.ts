@@ -158,7 +158,7 @@ function originFits(ns: bigint, file: string): bigint {
 function deviceRows(platform: Platform): DeviceRow[] {
   return platform.allDevices().map((d) => {
     const t = d.type();
-    const negotiated = d.status.sessions.map((s) => s.accepted()).filter((a) => a !== undefined);
+    const accepted = d.lastAccepted();
     const offered = [d.offered, ...d.status.sessions.map((s) => s.offered)].filter((o) => o !== undefined);
     return {
       vm: d.vm,
@@ -170,7 +170,7 @@ function deviceRows(platform: Platform): DeviceRow[] {
       transport: d.transport ?? null,
       mmio_version: d.mmio?.version ?? null,
       sessions: d.status.count,
-      features_accepted: negotiated.length > 0 ? hexBits(negotiated.at(-1)!.bits) : null,
+      features_accepted: accepted ? hexBits(accepted.bits) : null,
       features_offered: offered.length > 0 ? hexBits(offered.at(-1)!.bits) : null,
       queues: d.queues.size,
       events: d.events,

@@ -163,7 +163,7 @@ export class Device {
   }
 
   /** The features of the last session that shows them. */
-  private lastAccepted(): AcceptedFeatures | undefined {
+  lastAccepted(): AcceptedFeatures | undefined {
     const sessions = this.status.sessions;
     for (let i = sessions.length - 1; i >= 0; i--) {
       const acc = sessions[i]!.accepted();
